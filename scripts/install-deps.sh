@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages simdnorm's build, tests and benchmarks need.
+# Run as root (or through sudo). Safe to run again: apt skips what is present.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  clang libomp-dev libclang-rt-14-dev  # sanitizers, libFuzzer, LLVM OpenMP
+  libcriterion-dev                      # unit tests
+  libbenchmark-dev                      # bench/
+  binutils                              # objdump, nm: ISA and symbol checks
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user  # NEON build, run under qemu
+  valgrind
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

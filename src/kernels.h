@@ -1,0 +1,82 @@
+/*
+ * The kernel table: one read-only struct of function pointers per ISA.
+ *
+ * Kernels compute, drivers decide. A kernel is single-threaded, takes plain
+ * pointers and lengths, never allocates and never fails. Blocking, merging
+ * order, threading and scratch memory belong to the drivers (the layer files in src/).
+ *
+ * Adding an ISA: a folder src/<isa>/ with <op>_<isa>.c files compiled with
+ * only that ISA's flags, one table definition below, one line in dispatch.c.
+ * Adding an element type: new slots here, next to the f32 ones.
+ */
+#ifndef SN_KERNELS_H
+#define SN_KERNELS_H
+
+#include <stddef.h>
+
+#include "stats.h"
+
+/* Longest contiguous run one row_moments call sees: a row block stays in L1
+ * for the second pass, and bounds the float rounding of the first pass. */
+#define SN_ROW_BLOCK 4096
+/* Column kernels: at most this many rows per call, at most this many columns. */
+#define SN_COL_BLOCK_ROWS 64
+#define SN_COL_BLOCK_WIDTH 64
+
+/* Moments of x[0..n) relative to `shift`, n <= SN_ROW_BLOCK. */
+typedef void (*sn_row_moments_f32_fn)(const float *x, size_t n, float shift, sn_moments *out);
+
+/* y[i] = ((x[i] - shift) - mean) * rstd, then * scale[i] and + bias[i] when
+ * those are not NULL. y may equal x. */
+typedef void (*sn_row_normalize_f32_fn)(const float *x, float *y, size_t n, float shift,
+                                        float mean, float rstd, const float *scale,
+                                        const float *bias);
+
+/* Per-column moments of a rows x width panel (row i starts at x + i * stride),
+ * relative to shift[j]; rows <= SN_COL_BLOCK_ROWS, width <= SN_COL_BLOCK_WIDTH. */
+typedef void (*sn_col_moments_f32_fn)(const float *x, ptrdiff_t stride, size_t rows,
+                                      size_t width, const float *shift, sn_moments *out);
+
+/* Panel version of row_normalize: y[i][j] = ((x[i][j] - shift[j]) - mean[j]) * rstd[j],
+ * then * scale[i] and + bias[i] when not NULL (the parameter varies along rows). */
+typedef void (*sn_col_normalize_f32_fn)(const float *x, ptrdiff_t x_stride, float *y,
+                                        ptrdiff_t y_stride, size_t rows, size_t width,
+                                        const float *shift, const float *mean,
+                                        const float *rstd, const float *scale,
+                                        const float *bias);
+
+typedef struct sn_kernels {
+    sn_row_moments_f32_fn row_moments_f32;
+    sn_row_normalize_f32_fn row_normalize_f32;
+    sn_col_moments_f32_fn col_moments_f32;
+    sn_col_normalize_f32_fn col_normalize_f32;
+} sn_kernels;
+
+#define SN_DECLARE_KERNELS(isa)                                                              \
+    void sn_row_moments_f32_##isa(const float *x, size_t n, float shift, sn_moments *out);  \
+    void sn_row_normalize_f32_##isa(const float *x, float *y, size_t n, float shift,         \
+                                    float mean, float rstd, const float *scale,              \
+                                    const float *bias);                                      \
+    void sn_col_moments_f32_##isa(const float *x, ptrdiff_t stride, size_t rows,             \
+                                  size_t width, const float *shift, sn_moments *out);        \
+    void sn_col_normalize_f32_##isa(const float *x, ptrdiff_t x_stride, float *y,            \
+                                    ptrdiff_t y_stride, size_t rows, size_t width,           \
+                                    const float *shift, const float *mean,                   \
+                                    const float *rstd, const float *scale,                   \
+                                    const float *bias);                                      \
+    extern const sn_kernels sn_kernels_##isa;
+
+SN_DECLARE_KERNELS(scalar)
+SN_DECLARE_KERNELS(avx2)
+SN_DECLARE_KERNELS(avx512)
+SN_DECLARE_KERNELS(neon)
+
+#define SN_DEFINE_KERNELS(isa)                                                               \
+    const sn_kernels sn_kernels_##isa = {                                                    \
+        sn_row_moments_f32_##isa,                                                            \
+        sn_row_normalize_f32_##isa,                                                          \
+        sn_col_moments_f32_##isa,                                                            \
+        sn_col_normalize_f32_##isa,                                                          \
+    };
+
+#endif

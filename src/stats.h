@@ -1,0 +1,78 @@
+/*
+ * The one place where statistics are defined. Every kernel and every layer
+ * describes a piece of a group by an sn_moments record and combines pieces
+ * with sn_moments_merge, so that lanes, blocks and threads all agree.
+ *
+ * Values are kept relative to a per-group shift K (the group's first element):
+ * x - K is exact when x is near K, which is what keeps data with a large mean
+ * and a tiny spread accurate. The mean of the group is K + mean.
+ */
+#ifndef SN_STATS_H
+#define SN_STATS_H
+
+#include <math.h>
+
+typedef struct sn_moments {
+    double count;  /* number of elements */
+    double mean;   /* mean of (x - K) */
+    double m2;     /* sum of squared deviations from the mean */
+} sn_moments;
+
+static inline sn_moments sn_moments_empty(void)
+{
+    sn_moments m = { 0.0, 0.0, 0.0 };
+    return m;
+}
+
+/*
+ * Corrected two-pass moments of a block from the sums a kernel gathered around
+ * a provisional mean `center` (the block's float mean of x - K):
+ *   sum_dev = sum((x - K) - center), sum_sq = sum(((x - K) - center)^2).
+ * Subtracting sum_dev^2 / n removes the error of `center` (Bjorck's correction).
+ */
+static inline sn_moments sn_moments_from_sums(double count, double center, double sum_dev,
+                                              double sum_sq)
+{
+    sn_moments m;
+    m.count = count;
+    if (count <= 0.0)
+        return sn_moments_empty();
+    m.mean = center + sum_dev / count;
+    m.m2 = sum_sq - sum_dev * (sum_dev / count);
+    if (m.m2 < 0.0)
+        m.m2 = 0.0;
+    return m;
+}
+
+/* Chan et al.'s parallel merge: *a becomes the moments of a followed by b. */
+static inline void sn_moments_merge(sn_moments *a, const sn_moments *b)
+{
+    if (b->count <= 0.0)
+        return;
+    if (a->count <= 0.0) {
+        *a = *b;
+        return;
+    }
+    double count = a->count + b->count;
+    double delta = b->mean - a->mean;
+    double weight_b = b->count / count;
+    a->mean += delta * weight_b;
+    a->m2 += b->m2 + delta * delta * a->count * weight_b;
+    a->count = count;
+}
+
+/*
+ * Reciprocal standard deviation with variance m2 / (count - correction).
+ * An empty group (or one with count <= correction) has rstd 0, so its
+ * normalized values are 0 and its outputs are the bias: no 0/0 NaN.
+ * NaN moments stay NaN.
+ */
+static inline double sn_moments_rstd(const sn_moments *m, double epsilon, double correction)
+{
+    double dof = m->count - correction;
+    if (m->count <= 0.0 || dof <= 0.0)
+        return 0.0;
+    return 1.0 / sqrt(m->m2 / dof + epsilon);
+}
+
+#endif

@@ -1,0 +1,151 @@
+#include "tensor.h"
+
+#include <stdint.h>
+#include <string.h>
+
+static size_t element_size(sn_dtype dtype)
+{
+    return dtype == SN_FLOAT32 ? 4 : 0;
+}
+
+sn_tensor sn_tensor_dense(void *data, sn_dtype dtype, int rank, const ptrdiff_t *dims)
+{
+    sn_tensor t;
+    memset(&t, 0, sizeof t);
+    t.data = data;
+    t.dtype = dtype;
+    t.rank = rank;
+    if (!dims || rank < 1 || rank > SN_MAX_RANK)
+        return t;
+    ptrdiff_t stride = 1;
+    for (int i = rank - 1; i >= 0; i--) {
+        t.dims[i] = dims[i];
+        t.strides[i] = stride;
+        stride *= dims[i] > 0 ? dims[i] : 1;
+    }
+    return t;
+}
+
+ptrdiff_t sn_tensor_count(const sn_tensor *t)
+{
+    ptrdiff_t count = 1;
+    for (int i = 0; i < t->rank; i++)
+        count *= t->dims[i];
+    return count;
+}
+
+/* Largest element offset, or -1 for an empty tensor. */
+static ptrdiff_t max_offset(const sn_tensor *t)
+{
+    ptrdiff_t offset = 0;
+    for (int i = 0; i < t->rank; i++) {
+        if (t->dims[i] == 0)
+            return -1;
+        offset += (t->dims[i] - 1) * t->strides[i];
+    }
+    return offset;
+}
+
+sn_status sn_check_tensor(const sn_tensor *t)
+{
+    if (!t)
+        return SN_ERR_NULL_POINTER;
+    if (t->rank < 1 || t->rank > SN_MAX_RANK)
+        return SN_ERR_RANK;
+    for (int i = 0; i < t->rank; i++)
+        if (t->dims[i] < 0)
+            return SN_ERR_NEGATIVE_DIM;
+    for (int i = 0; i < t->rank; i++)
+        if (t->strides[i] < 0)
+            return SN_ERR_NEGATIVE_STRIDE;
+    size_t size = element_size(t->dtype);
+    if (size == 0)
+        return SN_ERR_DTYPE;
+    /* Both the element count and the byte extent must fit in ptrdiff_t. */
+    const uintmax_t limit = (uintmax_t)PTRDIFF_MAX / size;
+    uintmax_t count = 1, extent = 0;
+    int empty = 0;
+    for (int i = 0; i < t->rank; i++) {
+        uintmax_t dim = (uintmax_t)t->dims[i], stride = (uintmax_t)t->strides[i];
+        if (dim == 0) {
+            empty = 1;
+            continue;
+        }
+        if (count > limit / dim)
+            return SN_ERR_SIZE_OVERFLOW;
+        count *= dim;
+        if (stride && dim - 1 > (limit - extent) / stride)
+            return SN_ERR_SIZE_OVERFLOW;
+        extent += (dim - 1) * stride;
+    }
+    if (!empty && !t->data)
+        return SN_ERR_NULL_POINTER;
+    return SN_OK;
+}
+
+sn_status sn_check_same_dims(const sn_tensor *a, const sn_tensor *b)
+{
+    if (a->rank != b->rank)
+        return SN_ERR_SHAPE_MISMATCH;
+    for (int i = 0; i < a->rank; i++)
+        if (a->dims[i] != b->dims[i])
+            return SN_ERR_SHAPE_MISMATCH;
+    return SN_OK;
+}
+
+/* Sufficient test that no two elements share an address: sorted by stride,
+ * every stride exceeds the extent spanned by the smaller ones. */
+static int overlaps_itself(const sn_tensor *t)
+{
+    int order[SN_MAX_RANK], n = 0;
+    for (int i = 0; i < t->rank; i++)
+        if (t->dims[i] > 1)
+            order[n++] = i;
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && t->strides[order[j]] < t->strides[order[j - 1]]; j--) {
+            int tmp = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = tmp;
+        }
+    ptrdiff_t span = 0;
+    for (int i = 0; i < n; i++) {
+        if (t->strides[order[i]] <= span)
+            return 1;
+        span += (t->dims[order[i]] - 1) * t->strides[order[i]];
+    }
+    return 0;
+}
+
+static int same_view(const sn_tensor *x, const sn_tensor *y)
+{
+    if (x->data != y->data)
+        return 0;
+    for (int i = 0; i < x->rank; i++)
+        if (x->dims[i] > 1 && x->strides[i] != y->strides[i])
+            return 0;
+    return 1;
+}
+
+sn_status sn_check_output(const sn_tensor *x, const sn_tensor *y)
+{
+    ptrdiff_t x_last = max_offset(x), y_last = max_offset(y);
+    if (x_last < 0 || y_last < 0)
+        return SN_OK; /* empty: nothing is read or written */
+    if (overlaps_itself(y))
+        return SN_ERR_ALIAS;
+    size_t size = element_size(x->dtype);
+    uintptr_t x_begin = (uintptr_t)x->data, y_begin = (uintptr_t)y->data;
+    uintptr_t x_end = x_begin + (uintptr_t)(x_last + 1) * size;
+    uintptr_t y_end = y_begin + (uintptr_t)(y_last + 1) * size;
+    int disjoint = x_end <= y_begin || y_end <= x_begin;
+    if (!disjoint && !same_view(x, y))
+        return SN_ERR_ALIAS;
+    return SN_OK;
+}
+
+int sn_resolve_axis(int axis, int rank)
+{
+    if (axis < 0)
+        axis += rank;
+    return axis >= 0 && axis < rank ? axis : -1;
+}
