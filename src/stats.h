@@ -63,16 +63,17 @@ static inline void sn_moments_merge(sn_moments *a, const sn_moments *b)
 
 /*
  * Reciprocal standard deviation with variance m2 / (count - correction).
- * An empty group (or one with count <= correction) has rstd 0, so its
- * normalized values are 0 and its outputs are the bias: no 0/0 NaN.
- * NaN moments stay NaN.
+ * Where it does not exist (an empty group, count <= correction, or a constant
+ * group with epsilon 0) rstd is 0, so the normalized values are 0 and the
+ * outputs are the bias: no 0/0 or 0*Inf NaN. NaN moments stay NaN.
  */
 static inline double sn_moments_rstd(const sn_moments *m, double epsilon, double correction)
 {
     double dof = m->count - correction;
     if (m->count <= 0.0 || dof <= 0.0)
         return 0.0;
-    return 1.0 / sqrt(m->m2 / dof + epsilon);
+    double variance = m->m2 / dof + epsilon;
+    return variance == 0.0 ? 0.0 : 1.0 / sqrt(variance);
 }
 
 #endif
