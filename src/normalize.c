@@ -6,7 +6,8 @@
 #include "dispatch.h"
 #include "parallel.h"
 
-/* What normalization needs of a group, in float as the kernels take it. */
+/* What normalization needs of a group, in float as the kernels take it:
+ * y = ((x - shift) - mean) * rstd. */
 typedef struct group_stats {
     float shift, mean, rstd;
 } group_stats;
@@ -25,15 +26,19 @@ static ptrdiff_t min_ptrdiff(ptrdiff_t a, ptrdiff_t b)
 }
 
 /* Turn a group's merged moments into its normalization constants and write
- * the optional mean/rstd outputs. */
+ * the optional mean/rstd outputs. Normalization re-centers on the mean rounded
+ * to float, M, with the rounding residual r = mean - M: (x - M) is exact for x
+ * near the mean and small otherwise, whereas (x - K) loses u*|K| when the
+ * group's first element K is an outlier far from the rest. */
 static group_stats finish_group(const sn_norm_job *job, ptrdiff_t group, float shift,
                                 const sn_moments *m)
 {
     double rstd = sn_moments_rstd(m, job->epsilon, 0.0);
-    double mean = m->count > 0.0 ? m->mean : 0.0;
-    group_stats s = { shift, (float)mean, (float)rstd };
+    double mean = m->count > 0.0 ? (double)shift + m->mean : 0.0;
+    float center = (float)mean;
+    group_stats s = { center, (float)(mean - (double)center), (float)rstd };
     if (job->mean_out)
-        job->mean_out[group] = m->count > 0.0 ? (float)((double)shift + mean) : 0.0f;
+        job->mean_out[group] = center;
     if (job->rstd_out)
         job->rstd_out[group] = (float)rstd;
     return s;
@@ -175,6 +180,7 @@ static void columns_task(void *context, ptrdiff_t panel, int thread)
     for (size_t j = 0; j < width; j++) {
         group_stats s = finish_group(job, group + (ptrdiff_t)j * p->lane.group_stride, shift[j],
                                      &total[j]);
+        shift[j] = s.shift;
         mean[j] = s.mean;
         rstd[j] = s.rstd;
     }

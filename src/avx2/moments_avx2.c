@@ -1,0 +1,220 @@
+/* AVX2 moments kernels: the scalar algorithm (moments_scalar.c) on 8 lanes.
+ * Pass 1 sums x - K in float to find the provisional center; pass 2 sums the
+ * deviations from it and their squares in float partials of at most
+ * SN_PASS2_TERMS terms, added into double once per chunk, so the squares
+ * neither overflow nor lose the digits the correction in
+ * sn_moments_from_sums needs. */
+#include <immintrin.h>
+
+#include "../kernels.h"
+
+/* Pass 2 runs twice at most and is inlined, as in moments_avx512.c (where a
+ * call costs the vzeroupper on return). */
+#define SN_INLINE static inline __attribute__((always_inline))
+
+/* Row pass 2: four accumulators per kind, SN_PASS2_TERMS vectors each per chunk. */
+#define ROW_CHUNK (4 * 8 * SN_PASS2_TERMS)
+
+/* All-ones in the first `count` lanes (count <= 8), for maskload and blends. */
+static inline __m256i lane_mask(size_t count)
+{
+    const __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count), index);
+}
+
+static inline float hsum_ps(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline double hsum_pd(__m256d v)
+{
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    s = _mm_add_sd(s, _mm_unpackhi_pd(s, s));
+    return _mm_cvtsd_f64(s);
+}
+
+/* ((x - K) - center) * scale: the difference rounded in float as the scalar
+ * code does, then scaled exactly (a power of 2; a constant 1 folds away). */
+static inline __m256 deviation(__m256 v, __m256 k, __m256 c, __m256 scale)
+{
+    return _mm256_mul_ps(_mm256_sub_ps(_mm256_sub_ps(v, k), c), scale);
+}
+
+static inline void add_dev(__m256 dev, __m256 *sum_dev, __m256 *sum_sq)
+{
+    *sum_dev = _mm256_add_ps(*sum_dev, dev);
+    *sum_sq = _mm256_fmadd_ps(dev, dev, *sum_sq);
+}
+
+/* Widen 8 float partial sums and add them to a double total. */
+static inline __m256d widen_add(__m256 v, __m256d total)
+{
+    total = _mm256_add_pd(total, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+    return _mm256_add_pd(total, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+}
+
+static inline __m256 sum4(const __m256 *v)
+{
+    return _mm256_add_ps(_mm256_add_ps(v[0], v[1]), _mm256_add_ps(v[2], v[3]));
+}
+
+/* Pass 2 of a row block with deviations multiplied by `scale`: four
+ * accumulators per kind over whole chunks of 32-element steps, then the last
+ * n % 32 elements (up to 3 vectors and the masked tail) in a partial of their own. */
+SN_INLINE void row_sums(const float *x, size_t n, __m256 k, __m256 c, float scale,
+                     double *sum_dev, double *sum_sq)
+{
+    const __m256i tail = lane_mask(n % 8);
+    const size_t body = n - n % 8, steps = n - n % 32;
+    const __m256 s = _mm256_set1_ps(scale);
+    __m256d dev_total = _mm256_setzero_pd(), sq_total = _mm256_setzero_pd();
+    size_t i = 0;
+    while (i < steps) {
+        size_t end = steps - i < ROW_CHUNK ? steps : i + ROW_CHUNK;
+        __m256 d[4], q[4];
+        for (int u = 0; u < 4; u++)
+            d[u] = q[u] = _mm256_setzero_ps();
+        for (; i < end; i += 32)
+            for (int u = 0; u < 4; u++)
+                add_dev(deviation(_mm256_loadu_ps(x + i + 8 * u), k, c, s), d + u, q + u);
+        dev_total = widen_add(sum4(d), dev_total);
+        sq_total = widen_add(sum4(q), sq_total);
+    }
+    __m256 d = _mm256_setzero_ps(), q = _mm256_setzero_ps();
+    for (; i < body; i += 8)
+        add_dev(deviation(_mm256_loadu_ps(x + i), k, c, s), &d, &q);
+    /* Masked-off lanes must add 0, not ((0 - K) - center) * scale. */
+    __m256 dev = deviation(_mm256_maskload_ps(x + body, tail), k, c, s);
+    add_dev(_mm256_and_ps(dev, _mm256_castsi256_ps(tail)), &d, &q);
+    *sum_dev = hsum_pd(widen_add(d, dev_total));
+    *sum_sq = hsum_pd(widen_add(q, sq_total));
+}
+
+void sn_row_moments_f32_avx2(const float *x, size_t n, float shift, sn_moments *out)
+{
+    const __m256 k = _mm256_set1_ps(shift);
+    const __m256i tail = lane_mask(n % 8);
+    const size_t body = n - n % 8;
+
+    /* Four accumulators hide the latency of the adds. */
+    __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                      _mm256_setzero_ps() };
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int u = 0; u < 4; u++)
+            acc[u] = _mm256_add_ps(acc[u], _mm256_sub_ps(_mm256_loadu_ps(x + i + 8 * u), k));
+    for (; i < body; i += 8)
+        acc[0] = _mm256_add_ps(acc[0], _mm256_sub_ps(_mm256_loadu_ps(x + i), k));
+    /* Masked-off lanes load 0, and 0 - K must not be counted. */
+    __m256 last = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(x + body, tail), k),
+                                _mm256_castsi256_ps(tail));
+    acc[1] = _mm256_add_ps(acc[1], last);
+    float sum = hsum_ps(sum4(acc));
+    float center = (float)((double)sum / (double)n);
+
+    const __m256 c = _mm256_set1_ps(center);
+    double sum_dev, sum_sq;
+    row_sums(x, n, k, c, 1.0f, &sum_dev, &sum_sq);
+    if (sum_sq * SN_PASS2_RESCALE < (double)n) {
+        row_sums(x, n, k, c, SN_PASS2_RESCALE, &sum_dev, &sum_sq);
+        sum_dev /= SN_PASS2_RESCALE;
+        sum_sq /= (double)SN_PASS2_RESCALE * SN_PASS2_RESCALE;
+    }
+    *out = sn_moments_from_sums((double)n, center, sum_dev, sum_sq);
+}
+
+/* Pass 2 of 8 columns, column j's deviations multiplied by scale[j]: row
+ * pairs go to two accumulators per kind, SN_PASS2_TERMS pairs per chunk. */
+SN_INLINE void column_sums(const float *x, ptrdiff_t stride, size_t rows, __m256i mask,
+                        __m256 k, __m256 c, __m256 s, double *sum_dev, double *sum_sq)
+{
+    __m256d dev_lo = _mm256_setzero_pd(), dev_hi = dev_lo, sq_lo = dev_lo, sq_hi = dev_lo;
+    size_t i = 0;
+    while (i < rows) {
+        size_t end = rows - i < 2 * SN_PASS2_TERMS ? rows : i + 2 * SN_PASS2_TERMS;
+        __m256 d[2] = { _mm256_setzero_ps(), _mm256_setzero_ps() }, q[2] = { d[0], d[1] };
+        for (; i + 2 <= end; i += 2) {
+            const float *row = x + (ptrdiff_t)i * stride;
+            __m256 v0 = _mm256_maskload_ps(row, mask), v1 = _mm256_maskload_ps(row + stride, mask);
+            add_dev(deviation(v0, k, c, s), d, q);
+            add_dev(deviation(v1, k, c, s), d + 1, q + 1);
+        }
+        if (i < end) {
+            __m256 v = _mm256_maskload_ps(x + (ptrdiff_t)i * stride, mask);
+            add_dev(deviation(v, k, c, s), d, q);
+            i++;
+        }
+        __m256 dev = _mm256_add_ps(d[0], d[1]), sq = _mm256_add_ps(q[0], q[1]);
+        dev_lo = _mm256_add_pd(dev_lo, _mm256_cvtps_pd(_mm256_castps256_ps128(dev)));
+        dev_hi = _mm256_add_pd(dev_hi, _mm256_cvtps_pd(_mm256_extractf128_ps(dev, 1)));
+        sq_lo = _mm256_add_pd(sq_lo, _mm256_cvtps_pd(_mm256_castps256_ps128(sq)));
+        sq_hi = _mm256_add_pd(sq_hi, _mm256_cvtps_pd(_mm256_extractf128_ps(sq, 1)));
+    }
+    _mm256_storeu_pd(sum_dev, dev_lo);
+    _mm256_storeu_pd(sum_dev + 4, dev_hi);
+    _mm256_storeu_pd(sum_sq, sq_lo);
+    _mm256_storeu_pd(sum_sq + 4, sq_hi);
+}
+
+/* Moments of up to 8 adjacent columns, `count` of them valid. Masked-off
+ * columns load 0 for both x and the shift, so they sum to 0 and are not
+ * written. Rows go in pairs, each with its own sums, to hide add latency. */
+static void col_moments8(const float *x, ptrdiff_t stride, size_t rows, size_t count,
+                         const float *shift, sn_moments *out)
+{
+    const __m256i mask = lane_mask(count);
+    const __m256 k = _mm256_maskload_ps(shift, mask);
+    size_t i;
+
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    for (i = 0; i + 2 <= rows; i += 2) {
+        const float *row = x + (ptrdiff_t)i * stride;
+        acc0 = _mm256_add_ps(acc0, _mm256_sub_ps(_mm256_maskload_ps(row, mask), k));
+        acc1 = _mm256_add_ps(acc1, _mm256_sub_ps(_mm256_maskload_ps(row + stride, mask), k));
+    }
+    if (i < rows) {
+        __m256 v = _mm256_maskload_ps(x + (ptrdiff_t)i * stride, mask);
+        acc0 = _mm256_add_ps(acc0, _mm256_sub_ps(v, k));
+    }
+    /* The scalar rounding per column: float sum, divided in double, to float. */
+    __m256 sum = _mm256_add_ps(acc0, acc1);
+    __m256d n = _mm256_set1_pd((double)rows);
+    __m256d c_lo = _mm256_div_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(sum)), n);
+    __m256d c_hi = _mm256_div_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(sum, 1)), n);
+    __m256 c = _mm256_set_m128(_mm256_cvtpd_ps(c_hi), _mm256_cvtpd_ps(c_lo));
+
+    double dev_total[8], sq_total[8];
+    column_sums(x, stride, rows, mask, k, c, _mm256_set1_ps(1.0f), dev_total, sq_total);
+    /* Columns whose squares underflowed go again with scaled deviations; the
+     * others keep scale 1 and get the same sums again. */
+    float scale[8];
+    int rescale = 0;
+    for (size_t j = 0; j < 8; j++) {
+        int tiny = j < count && sq_total[j] * SN_PASS2_RESCALE < (double)rows;
+        scale[j] = tiny ? SN_PASS2_RESCALE : 1.0f;
+        rescale |= tiny;
+    }
+    if (rescale) {
+        column_sums(x, stride, rows, mask, k, c, _mm256_loadu_ps(scale), dev_total, sq_total);
+        for (size_t j = 0; j < count; j++) {
+            dev_total[j] /= scale[j];
+            sq_total[j] /= (double)scale[j] * scale[j];
+        }
+    }
+
+    float center[8];
+    _mm256_storeu_ps(center, c);
+    for (size_t j = 0; j < count; j++)
+        out[j] = sn_moments_from_sums((double)rows, center[j], dev_total[j], sq_total[j]);
+}
+
+void sn_col_moments_f32_avx2(const float *x, ptrdiff_t stride, size_t rows, size_t width,
+                             const float *shift, sn_moments *out)
+{
+    for (size_t j = 0; j < width; j += 8)
+        col_moments8(x + j, stride, rows, width - j < 8 ? width - j : 8, shift + j, out + j);
+}

@@ -1,0 +1,206 @@
+/* AVX-512 moments kernels: the scalar algorithm (moments_scalar.c) on 16 lanes.
+ * Pass 1 sums x - K in float to find the provisional center; pass 2 sums the
+ * deviations from it and their squares in float partials of at most
+ * SN_PASS2_TERMS terms, added into double once per chunk, so the squares
+ * neither overflow nor lose the digits the correction in
+ * sn_moments_from_sums needs. */
+#include <immintrin.h>
+
+#include "../kernels.h"
+
+/* Pass 2 runs twice at most; inlined, so no vector values live across a call:
+ * with AVX-512, GCC then keeps them in zmm16-31 and drops the vzeroupper on
+ * return, which slows the caller's SSE code. */
+#define SN_INLINE static inline __attribute__((always_inline))
+
+/* Row pass 2: four accumulators per kind, SN_PASS2_TERMS vectors each per chunk. */
+#define ROW_CHUNK (4 * 16 * SN_PASS2_TERMS)
+
+/* The first `count` lanes (count <= 16). */
+static inline __mmask16 lane_mask(size_t count)
+{
+    return _cvtu32_mask16((1u << count) - 1u);
+}
+
+/* ((x - K) - center) * scale: the difference rounded in float as the scalar
+ * code does, then scaled exactly (a power of 2; a constant 1 folds away). */
+static inline __m512 deviation(__m512 v, __m512 k, __m512 c, __m512 scale)
+{
+    return _mm512_mul_ps(_mm512_sub_ps(_mm512_sub_ps(v, k), c), scale);
+}
+
+static inline void add_dev(__m512 dev, __m512 *sum_dev, __m512 *sum_sq)
+{
+    *sum_dev = _mm512_add_ps(*sum_dev, dev);
+    *sum_sq = _mm512_fmadd_ps(dev, dev, *sum_sq);
+}
+
+/* Widen 16 float partial sums and add them to a double total. */
+static inline __m512d widen_add(__m512 v, __m512d total)
+{
+    total = _mm512_add_pd(total, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+    return _mm512_add_pd(total, _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)));
+}
+
+static inline __m512 sum4(const __m512 *v)
+{
+    return _mm512_add_ps(_mm512_add_ps(v[0], v[1]), _mm512_add_ps(v[2], v[3]));
+}
+
+/* Pass 2 of a row block with deviations multiplied by `scale`: four
+ * accumulators per kind over whole chunks of 64-element steps, then the last
+ * n % 64 elements (up to 3 vectors and the masked tail) in a partial of their own. */
+SN_INLINE void row_sums(const float *x, size_t n, __m512 k, __m512 c, float scale,
+                     double *sum_dev, double *sum_sq)
+{
+    const __mmask16 tail = lane_mask(n % 16);
+    const size_t body = n - n % 16, steps = n - n % 64;
+    const __m512 s = _mm512_set1_ps(scale);
+    __m512d dev_total = _mm512_setzero_pd(), sq_total = _mm512_setzero_pd();
+    size_t i = 0;
+    while (i < steps) {
+        size_t end = steps - i < ROW_CHUNK ? steps : i + ROW_CHUNK;
+        __m512 d[4], q[4];
+        for (int u = 0; u < 4; u++)
+            d[u] = q[u] = _mm512_setzero_ps();
+        for (; i < end; i += 64)
+            for (int u = 0; u < 4; u++)
+                add_dev(deviation(_mm512_loadu_ps(x + i + 16 * u), k, c, s), d + u, q + u);
+        dev_total = widen_add(sum4(d), dev_total);
+        sq_total = widen_add(sum4(q), sq_total);
+    }
+    __m512 d = _mm512_setzero_ps(), q = _mm512_setzero_ps();
+    for (; i < body; i += 16)
+        add_dev(deviation(_mm512_loadu_ps(x + i), k, c, s), &d, &q);
+    /* Masked-off lanes must add 0, not ((0 - K) - center) * scale. */
+    __m512 dev = deviation(_mm512_maskz_loadu_ps(tail, x + body), k, c, s);
+    add_dev(_mm512_maskz_mov_ps(tail, dev), &d, &q);
+    *sum_dev = _mm512_reduce_add_pd(widen_add(d, dev_total));
+    *sum_sq = _mm512_reduce_add_pd(widen_add(q, sq_total));
+}
+
+void sn_row_moments_f32_avx512(const float *x, size_t n, float shift, sn_moments *out)
+{
+    const __m512 k = _mm512_set1_ps(shift);
+    const __mmask16 tail = lane_mask(n % 16);
+    const size_t body = n - n % 16;
+
+    /* Four accumulators hide the latency of the adds. */
+    __m512 acc[4] = { _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                      _mm512_setzero_ps() };
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        for (int u = 0; u < 4; u++)
+            acc[u] = _mm512_add_ps(acc[u], _mm512_sub_ps(_mm512_loadu_ps(x + i + 16 * u), k));
+    for (; i < body; i += 16)
+        acc[0] = _mm512_add_ps(acc[0], _mm512_sub_ps(_mm512_loadu_ps(x + i), k));
+    /* Masked-off lanes must add 0, not 0 - K. */
+    __m512 last = _mm512_maskz_sub_ps(tail, _mm512_maskz_loadu_ps(tail, x + body), k);
+    acc[1] = _mm512_add_ps(acc[1], last);
+    float sum = _mm512_reduce_add_ps(sum4(acc));
+    float center = (float)((double)sum / (double)n);
+
+    const __m512 c = _mm512_set1_ps(center);
+    double sum_dev, sum_sq;
+    row_sums(x, n, k, c, 1.0f, &sum_dev, &sum_sq);
+    if (sum_sq * SN_PASS2_RESCALE < (double)n) {
+        row_sums(x, n, k, c, SN_PASS2_RESCALE, &sum_dev, &sum_sq);
+        sum_dev /= SN_PASS2_RESCALE;
+        sum_sq /= (double)SN_PASS2_RESCALE * SN_PASS2_RESCALE;
+    }
+    *out = sn_moments_from_sums((double)n, center, sum_dev, sum_sq);
+}
+
+/* Pass 2 of 16 columns, column j's deviations multiplied by scale[j]: row
+ * pairs go to two accumulators per kind, SN_PASS2_TERMS pairs per chunk. */
+SN_INLINE void column_sums(const float *x, ptrdiff_t stride, size_t rows, __mmask16 mask,
+                        __m512 k, __m512 c, __m512 s, double *sum_dev, double *sum_sq)
+{
+    __m512d dev_lo = _mm512_setzero_pd(), dev_hi = dev_lo, sq_lo = dev_lo, sq_hi = dev_lo;
+    size_t i = 0;
+    while (i < rows) {
+        size_t end = rows - i < 2 * SN_PASS2_TERMS ? rows : i + 2 * SN_PASS2_TERMS;
+        __m512 d[2] = { _mm512_setzero_ps(), _mm512_setzero_ps() }, q[2] = { d[0], d[1] };
+        for (; i + 2 <= end; i += 2) {
+            const float *row = x + (ptrdiff_t)i * stride;
+            __m512 v0 = _mm512_maskz_loadu_ps(mask, row);
+            __m512 v1 = _mm512_maskz_loadu_ps(mask, row + stride);
+            add_dev(deviation(v0, k, c, s), d, q);
+            add_dev(deviation(v1, k, c, s), d + 1, q + 1);
+        }
+        if (i < end) {
+            __m512 v = _mm512_maskz_loadu_ps(mask, x + (ptrdiff_t)i * stride);
+            add_dev(deviation(v, k, c, s), d, q);
+            i++;
+        }
+        __m512 dev = _mm512_add_ps(d[0], d[1]), sq = _mm512_add_ps(q[0], q[1]);
+        dev_lo = _mm512_add_pd(dev_lo, _mm512_cvtps_pd(_mm512_castps512_ps256(dev)));
+        dev_hi = _mm512_add_pd(dev_hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(dev, 1)));
+        sq_lo = _mm512_add_pd(sq_lo, _mm512_cvtps_pd(_mm512_castps512_ps256(sq)));
+        sq_hi = _mm512_add_pd(sq_hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(sq, 1)));
+    }
+    _mm512_storeu_pd(sum_dev, dev_lo);
+    _mm512_storeu_pd(sum_dev + 8, dev_hi);
+    _mm512_storeu_pd(sum_sq, sq_lo);
+    _mm512_storeu_pd(sum_sq + 8, sq_hi);
+}
+
+/* Moments of up to 16 adjacent columns, `count` of them valid. Masked-off
+ * columns load 0 for both x and the shift, so they sum to 0 and are not
+ * written. Rows go in pairs, each with its own sums, to hide add latency. */
+static void col_moments16(const float *x, ptrdiff_t stride, size_t rows, size_t count,
+                          const float *shift, sn_moments *out)
+{
+    const __mmask16 mask = lane_mask(count);
+    const __m512 k = _mm512_maskz_loadu_ps(mask, shift);
+    size_t i;
+
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (i = 0; i + 2 <= rows; i += 2) {
+        const float *row = x + (ptrdiff_t)i * stride;
+        acc0 = _mm512_add_ps(acc0, _mm512_sub_ps(_mm512_maskz_loadu_ps(mask, row), k));
+        acc1 = _mm512_add_ps(acc1, _mm512_sub_ps(_mm512_maskz_loadu_ps(mask, row + stride), k));
+    }
+    if (i < rows) {
+        __m512 v = _mm512_maskz_loadu_ps(mask, x + (ptrdiff_t)i * stride);
+        acc0 = _mm512_add_ps(acc0, _mm512_sub_ps(v, k));
+    }
+    /* The scalar rounding per column: float sum, divided in double, to float. */
+    __m512 sum = _mm512_add_ps(acc0, acc1);
+    __m512d n = _mm512_set1_pd((double)rows);
+    __m512d c_lo = _mm512_div_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(sum)), n);
+    __m512d c_hi = _mm512_div_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(sum, 1)), n);
+    __m512 c = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(c_lo)),
+                                  _mm512_cvtpd_ps(c_hi), 1);
+
+    double dev_total[16], sq_total[16];
+    column_sums(x, stride, rows, mask, k, c, _mm512_set1_ps(1.0f), dev_total, sq_total);
+    /* Columns whose squares underflowed go again with scaled deviations; the
+     * others keep scale 1 and get the same sums again. */
+    float scale[16];
+    int rescale = 0;
+    for (size_t j = 0; j < 16; j++) {
+        int tiny = j < count && sq_total[j] * SN_PASS2_RESCALE < (double)rows;
+        scale[j] = tiny ? SN_PASS2_RESCALE : 1.0f;
+        rescale |= tiny;
+    }
+    if (rescale) {
+        column_sums(x, stride, rows, mask, k, c, _mm512_loadu_ps(scale), dev_total, sq_total);
+        for (size_t j = 0; j < count; j++) {
+            dev_total[j] /= scale[j];
+            sq_total[j] /= (double)scale[j] * scale[j];
+        }
+    }
+
+    float center[16];
+    _mm512_storeu_ps(center, c);
+    for (size_t j = 0; j < count; j++)
+        out[j] = sn_moments_from_sums((double)rows, center[j], dev_total[j], sq_total[j]);
+}
+
+void sn_col_moments_f32_avx512(const float *x, ptrdiff_t stride, size_t rows, size_t width,
+                               const float *shift, sn_moments *out)
+{
+    for (size_t j = 0; j < width; j += 16)
+        col_moments16(x + j, stride, rows, width - j < 16 ? width - j : 16, shift + j, out + j);
+}

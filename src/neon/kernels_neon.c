@@ -1,0 +1,3 @@
+#include "../kernels.h"
+
+SN_DEFINE_KERNELS(neon)

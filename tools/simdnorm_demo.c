@@ -1,0 +1,485 @@
+/*
+ * simdnorm-demo: a first look at simdnorm on this machine.
+ *
+ * Prints the library version, the CPU, which ISAs it can run, the ISA and
+ * thread count chosen by default; then runs a default workload of every layer
+ * on every ISA the CPU has, at 1 thread and at the default thread count, and
+ * prints for each: time per call, GB/s (bytes read + bytes written), the
+ * percentage of a memcpy of the same bytes timed in the same run, and the
+ * largest error against a float64 reference computed here.
+ *
+ * Adding a layer: one run function, one reference (max error) function, and
+ * one row per shape in the workloads table.
+ *
+ * Exit status: 0 when every call succeeded within the accuracy bar, 1 when
+ * one did not, 2 on a usage error.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef SN_DEMO_OPENMP
+#include <omp.h>
+#endif
+
+#include <simdnorm.h>
+
+#define EPSILON 1e-6f
+/* SPEC section 2: |y - y_ref| <= 2e-6 * max(1, |y_ref|) on the normalized value. */
+#define ERROR_BAR 2e-6
+#define ALIGNMENT 64
+/* Like the library, the memcpy baseline does not fork for small copies (the
+ * library's threshold is 16384 elements per thread, i.e. 64 KiB of input). */
+#define MEMCPY_MIN_BYTES_PER_THREAD (64 * 1024)
+
+/* ---------------------------------------------------------------- data */
+
+/* The input data of a workload: normal with this mean and standard deviation,
+ * rounded to float32. */
+typedef struct data_kind {
+    const char *label;
+    double mean;
+    double std;
+} data_kind;
+
+static const data_kind normal_data = { "N(0,1)", 0.0, 1.0 };
+static const data_kind offset_data = { "N(1e4,1e-2)", 1e4, 1e-2 };
+static const data_kind far_data = { "N(1e6,1)", 1e6, 1.0 };
+
+static uint64_t rng_state;
+
+static uint64_t next_u64(void)
+{
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in (0, 1). */
+static double next_unit(void)
+{
+    return ((double)(next_u64() >> 11) + 0.5) * 0x1.0p-53;
+}
+
+static void fill_data(float *x, size_t n, const data_kind *kind, uint64_t seed)
+{
+    const double two_pi = 6.283185307179586;
+    rng_state = seed;
+    for (size_t i = 0; i < n; i += 2) {
+        /* Box-Muller: two normal values per pair of uniforms. */
+        double r = sqrt(-2.0 * log(next_unit())), a = two_pi * next_unit();
+        x[i] = (float)(kind->mean + kind->std * r * cos(a));
+        if (i + 1 < n)
+            x[i + 1] = (float)(kind->mean + kind->std * r * sin(a));
+    }
+}
+
+static float *alloc_floats(size_t n)
+{
+    size_t bytes = (n * sizeof(float) + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
+    return aligned_alloc(ALIGNMENT, bytes ? bytes : ALIGNMENT);
+}
+
+/* ----------------------------------------------------------- workloads */
+
+typedef struct workload workload;
+struct workload {
+    const char *layer;
+    int rank;
+    ptrdiff_t dims[SN_MAX_RANK];
+    const data_kind *data;
+    /* Computes the layer on x into y (no scale, no bias) with the ISA and
+     * threads already set. */
+    sn_status (*run)(const workload *w, const float *x, float *y);
+    /* The largest |y - y_ref| / max(1, |y_ref|) over all elements, y_ref the
+     * normalized value computed in float64 from the same float32 x. */
+    double (*max_error)(const workload *w, const float *x, const float *y);
+};
+
+static size_t elements(const workload *w)
+{
+    size_t n = 1;
+    for (int i = 0; i < w->rank; i++)
+        n *= (size_t)w->dims[i];
+    return n;
+}
+
+/* |y - ref| / max(1, |ref|); NaN or Inf in y counts as an infinite error. */
+static double relative_error(float y, double ref)
+{
+    if (!isfinite(y))
+        return INFINITY;
+    double scale = fabs(ref) > 1.0 ? fabs(ref) : 1.0;
+    return fabs((double)y - ref) / scale;
+}
+
+/* --- layer norm: over the last axis */
+
+static sn_status run_layer_norm(const workload *w, const float *x, float *y)
+{
+    size_t features = (size_t)w->dims[w->rank - 1];
+    return sn_layer_norm_f32(x, y, elements(w) / features, features, NULL, NULL, EPSILON);
+}
+
+static double layer_norm_error(const workload *w, const float *x, const float *y)
+{
+    size_t features = (size_t)w->dims[w->rank - 1], rows = elements(w) / features;
+    double worst = 0.0;
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * features;
+        const float *yr = y + r * features;
+        /* Two passes around a shift: the sum of (x - x[0]) stays small even
+         * when the mean is far from zero, then the corrected two-pass variance. */
+        double shift = xr[0], sum = 0.0;
+        for (size_t i = 0; i < features; i++)
+            sum += xr[i] - shift;
+        double mean = shift + sum / (double)features;
+        double dev = 0.0, sq = 0.0;
+        for (size_t i = 0; i < features; i++) {
+            double d = xr[i] - mean;
+            dev += d;
+            sq += d * d;
+        }
+        double var = (sq - dev * dev / (double)features) / (double)features;
+        double rstd = 1.0 / sqrt(var + (double)EPSILON);
+        for (size_t i = 0; i < features; i++) {
+            double e = relative_error(yr[i], (xr[i] - mean) * rstd);
+            if (!(e <= worst))
+                worst = e;
+        }
+    }
+    return worst;
+}
+
+/* The default workload: every layer built so far, one row per shape. */
+static const workload workloads[] = {
+    { "layer_norm", 2, { 8192, 768 }, &normal_data, run_layer_norm, layer_norm_error },
+    { "layer_norm", 2, { 2048, 4096 }, &offset_data, run_layer_norm, layer_norm_error },
+    { "layer_norm", 2, { 64, 65536 }, &far_data, run_layer_norm, layer_norm_error },
+    { "layer_norm", 2, { 1, 768 }, &normal_data, run_layer_norm, layer_norm_error },
+};
+
+/* -------------------------------------------------------------- timing */
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct timing_plan {
+    int batches;          /* median over this many batches */
+    double batch_seconds; /* each batch at least this long (or one call) */
+} timing_plan;
+
+typedef sn_status (*call_fn)(void *context);
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* One timed thing: a call and how many calls make a batch. */
+typedef struct timed {
+    call_fn call;
+    void *context;
+    long calls;
+    double per_call[64];
+} timed;
+
+/* Warms t up and sets its batch size; SN_OK or the call's failure. */
+static sn_status calibrate(timed *t, const timing_plan *plan)
+{
+    sn_status status = t->call(t->context);
+    if (status != SN_OK)
+        return status;
+    double t0 = now_seconds();
+    status = t->call(t->context);
+    double one = now_seconds() - t0;
+    t->calls = one > 0.0 ? (long)(plan->batch_seconds / one) : 1000;
+    if (t->calls < 1)
+        t->calls = 1;
+    return status;
+}
+
+static sn_status time_batch(timed *t, int b)
+{
+    sn_status status = SN_OK;
+    double t0 = now_seconds();
+    for (long i = 0; i < t->calls; i++) {
+        sn_status s = t->call(t->context);
+        if (status == SN_OK)
+            status = s;
+    }
+    t->per_call[b] = (now_seconds() - t0) / (double)t->calls;
+    return status;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof v[0], compare_doubles);
+    return v[n / 2];
+}
+
+/* Median seconds per call of a and of b, their batches alternating so that
+ * both see the same machine (other processes, clock speed) over the run.
+ * Returns SN_OK or the first failure of a call. */
+static sn_status median_pair(timed *a, timed *b, const timing_plan *plan, double *a_seconds,
+                             double *b_seconds)
+{
+    int batches = plan->batches < 64 ? plan->batches : 64;
+    sn_status status = calibrate(a, plan);
+    if (status == SN_OK)
+        status = calibrate(b, plan);
+    for (int i = 0; i < batches && status == SN_OK; i++) {
+        status = time_batch(a, i);
+        if (status == SN_OK)
+            status = time_batch(b, i);
+    }
+    if (status != SN_OK)
+        return status;
+    *a_seconds = median(a->per_call, batches);
+    *b_seconds = median(b->per_call, batches);
+    return SN_OK;
+}
+
+typedef struct copy_job {
+    float *dst;
+    const float *src;
+    size_t bytes;
+    int threads;
+} copy_job;
+
+static sn_status copy_call(void *context)
+{
+    const copy_job *job = context;
+    int threads = job->threads;
+    size_t useful = job->bytes / MEMCPY_MIN_BYTES_PER_THREAD;
+    if (useful < (size_t)threads)
+        threads = useful < 1 ? 1 : (int)useful;
+#ifdef SN_DEMO_OPENMP
+    if (threads > 1) {
+        /* Equal chunks, cut at 64-byte boundaries. */
+        size_t chunk = (job->bytes / (size_t)threads + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
+#pragma omp parallel num_threads(threads)
+        {
+            size_t begin = chunk * (size_t)omp_get_thread_num();
+            size_t end = begin + chunk;
+            if (begin > job->bytes)
+                begin = job->bytes;
+            if (end > job->bytes)
+                end = job->bytes;
+            memcpy((char *)job->dst + begin, (const char *)job->src + begin, end - begin);
+        }
+        return SN_OK;
+    }
+#endif
+    (void)threads;
+    memcpy(job->dst, job->src, job->bytes);
+    return SN_OK;
+}
+
+typedef struct layer_job {
+    const workload *w;
+    const float *x;
+    float *y;
+} layer_job;
+
+static sn_status layer_call(void *context)
+{
+    const layer_job *job = context;
+    return job->w->run(job->w, job->x, job->y);
+}
+
+/* ------------------------------------------------------------- report */
+
+/* The value of the first "key : value" line of /proc/cpuinfo, or 0 if none. */
+static int cpuinfo_value(FILE *f, const char *key, char *out, size_t size)
+{
+    char line[512];
+    size_t len = strlen(key);
+    rewind(f);
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, key, len) != 0)
+            continue;
+        const char *v = line + len;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (*v++ != ':')
+            continue;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        size_t n = strcspn(v, "\n");
+        if (n == 0)
+            continue;
+        snprintf(out, size, "%.*s", (int)n, v);
+        return 1;
+    }
+    return 0;
+}
+
+static void cpu_model(char *out, size_t size)
+{
+    /* x86: "model name"; AArch64 kernels print "Hardware" or "Processor" if anything. */
+    static const char *const keys[] = { "model name", "Hardware", "Processor" };
+    snprintf(out, size, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return;
+    int found = 0;
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0] && !found; k++)
+        found = cpuinfo_value(f, keys[k], out, size);
+    /* Most AArch64 kernels give only the ARM ids (e.g. 0x41 / 0xd0c: Neoverse N1). */
+    char implementer[32], part[32];
+    if (!found && cpuinfo_value(f, "CPU implementer", implementer, sizeof implementer) &&
+        cpuinfo_value(f, "CPU part", part, sizeof part))
+        snprintf(out, size, "CPU implementer %s, part %s", implementer, part);
+    fclose(f);
+}
+
+static void shape_text(const workload *w, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < w->rank && used < size; i++)
+        used += (size_t)snprintf(out + used, size - used, "%s%td", i ? "x" : "", w->dims[i]);
+}
+
+static void usage(FILE *f, const char *argv0)
+{
+    fprintf(f,
+            "usage: %s [--quick] [--help]\n"
+            "Prints this CPU's ISA support and the ISA simdnorm chooses, then times every\n"
+            "layer on every supported ISA (at 1 thread and at the default thread count)\n"
+            "against memcpy, and checks its accuracy against float64.\n"
+            "  --quick   fewer repetitions (a rougher, faster run)\n"
+            "  --help    this text\n"
+            "Environment: SIMDNORM_ISA caps the default ISA; OMP_NUM_THREADS sets the\n"
+            "default thread count.\n",
+            argv0);
+}
+
+#define ROW_FORMAT "%-11s %-11s %-12s %-7s %7s %12s %8s %11s %8s  %s\n"
+
+int main(int argc, char **argv)
+{
+    timing_plan plan = { 9, 0.02 };
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0) {
+            plan.batches = 3;
+            plan.batch_seconds = 0.005;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout, argv[0]);
+            return 0;
+        } else {
+            fprintf(stderr, "%s: unknown option '%s'\n", argv[0], argv[i]);
+            usage(stderr, argv[0]);
+            return 2;
+        }
+    }
+
+    char cpu[256];
+    cpu_model(cpu, sizeof cpu);
+    const char *env_isa = getenv("SIMDNORM_ISA");
+    const char *env_threads = getenv("OMP_NUM_THREADS");
+    int max_threads = sn_get_num_threads();
+
+    printf("simdnorm %s (header %s)\n", sn_version_string(), SN_VERSION_STRING);
+    printf("CPU:            %s\n", cpu);
+    printf("ISA support:   ");
+    for (int isa = SN_ISA_SCALAR; isa <= SN_ISA_NEON; isa++)
+        printf(" %s %s%s", sn_isa_name((sn_isa)isa), sn_isa_supported((sn_isa)isa) ? "yes" : "no",
+               isa < SN_ISA_NEON ? "," : "\n");
+    printf("ISA chosen:     %s (SIMDNORM_ISA=%s)\n", sn_isa_name(sn_get_isa()),
+           env_isa ? env_isa : "unset");
+    printf("threads:        %d (OMP_NUM_THREADS=%s)\n", max_threads, env_threads ? env_threads : "unset");
+    printf("\n");
+    printf("Workload: each layer out of place, epsilon %g, no scale or bias, on data drawn\n"
+           "from N(mean,std) and rounded to float32.\n"
+           "time: median of %d batches of >= %g ms. GB/s: (bytes read + bytes written) / time,\n"
+           "1 GB = 1e9 B. memcpy GB/s: a memcpy of the same bytes (x -> y, same threads),\n"
+           "its batches alternating with the layer's; %% memcpy = memcpy time / layer time.\n"
+           "max err: largest |y - y_ref| / max(1, |y_ref|) against float64; the bar is %g.\n\n",
+           (double)EPSILON, plan.batches, plan.batch_seconds * 1e3, ERROR_BAR);
+    printf(ROW_FORMAT, "layer", "shape", "data", "ISA", "threads", "time (us)", "GB/s", "memcpy GB/s",
+           "% memcpy", "max err");
+
+    int thread_counts[2] = { 1, max_threads };
+    int n_thread_counts = max_threads > 1 ? 2 : 1;
+    int failures = 0;
+    size_t n_workloads = sizeof workloads / sizeof workloads[0];
+
+    for (size_t wi = 0; wi < n_workloads; wi++) {
+        const workload *w = &workloads[wi];
+        size_t n = elements(w);
+        double bytes = 2.0 * (double)n * sizeof(float);
+        char shape[64];
+        shape_text(w, shape, sizeof shape);
+        float *x = alloc_floats(n), *y = alloc_floats(n);
+        if (!x || !y) {
+            printf(ROW_FORMAT, w->layer, shape, w->data->label, "-", "-", "-", "-", "-", "-",
+                   "out of memory");
+            failures++;
+            free(x);
+            free(y);
+            continue;
+        }
+        fill_data(x, n, w->data, 1000 + wi);
+        memset(y, 0, n * sizeof(float));
+
+        for (int ti = 0; ti < n_thread_counts; ti++) {
+            int threads = thread_counts[ti];
+            copy_job copy = { y, x, n * sizeof(float), threads };
+            layer_job job = { w, x, y };
+            for (int isa = SN_ISA_SCALAR; isa <= SN_ISA_NEON; isa++) {
+                if (!sn_isa_supported((sn_isa)isa))
+                    continue;
+                char threads_text[16], time_text[32], gbs_text[32], copy_text[32], pct_text[32],
+                    err_text[64];
+                snprintf(threads_text, sizeof threads_text, "%d", threads);
+                timed layer_timing = { layer_call, &job, 0, { 0 } };
+                timed copy_timing = { copy_call, &copy, 0, { 0 } };
+                double s = 0.0, copy_s = 0.0;
+                sn_status status = sn_set_isa((sn_isa)isa);
+                if (status == SN_OK)
+                    status = sn_set_num_threads(threads);
+                if (status == SN_OK)
+                    status = median_pair(&copy_timing, &layer_timing, &plan, &copy_s, &s);
+                if (status != SN_OK) {
+                    printf(ROW_FORMAT, w->layer, shape, w->data->label, sn_isa_name((sn_isa)isa),
+                           threads_text, "-", "-", "-", "-", sn_status_string(status));
+                    failures++;
+                    continue;
+                }
+                /* y holds the output of the last call of the layer. */
+                double err = w->max_error(w, x, y);
+                int ok = err <= ERROR_BAR;
+                failures += !ok;
+                snprintf(time_text, sizeof time_text, "%.3f", s * 1e6);
+                snprintf(gbs_text, sizeof gbs_text, "%.2f", bytes / s * 1e-9);
+                snprintf(copy_text, sizeof copy_text, "%.2f", bytes / copy_s * 1e-9);
+                snprintf(pct_text, sizeof pct_text, "%.1f", 100.0 * copy_s / s);
+                snprintf(err_text, sizeof err_text, "%.1e%s", err, ok ? "" : "  FAIL");
+                printf(ROW_FORMAT, w->layer, shape, w->data->label, sn_isa_name((sn_isa)isa),
+                       threads_text, time_text, gbs_text, copy_text, pct_text, err_text);
+                fflush(stdout);
+            }
+        }
+        free(x);
+        free(y);
+    }
+    sn_set_isa(SN_ISA_AUTO);
+    sn_set_num_threads(0);
+
+    if (failures)
+        printf("\n%d run(s) failed or missed the accuracy bar.\n", failures);
+    return failures ? 1 : 0;
+}
