@@ -59,11 +59,24 @@ typedef enum sn_status {
     SN_ERR_ISA_UNSUPPORTED,  /**< this CPU (or this build) cannot run that ISA */
     SN_ERR_THREADS,          /**< thread count negative */
     SN_ERR_OUT_OF_MEMORY,    /**< scratch memory could not be allocated */
+    SN_ERR_LAYOUT,           /**< layout string is not one B/T/F/S letter per axis (at most
+                                  one B, T and F) */
+    SN_ERR_AXES_DESCRIPTION, /**< an axis description could not be parsed or matched
+                                  (sn_last_error_detail names the text) */
+    SN_ERR_EMPTY_AXES,       /**< no axis to normalize over */
+    SN_ERR_PARAM_SHAPE,      /**< param_shape names an axis twice, a batch or time axis, or is
+                                  given with neither scale nor bias */
+    SN_ERR_SEQ_LENS,         /**< a sequence length is negative or above the time dim */
+    SN_ERR_MASK_LAYOUT,      /**< masking needs a layout with B and T, and a reduced batch
+                                  axis needs the time axis reduced inside it */
     SN_STATUS_COUNT          /**< number of status codes (not a status) */
 } sn_status;
 
 /** A short English sentence for a status; never NULL. */
 SN_API const char *sn_status_string(sn_status status);
+/** Details of the last error in the calling thread that has them (the
+ *  offending text of an axis description or layout); "" if none yet. */
+SN_API const char *sn_last_error_detail(void);
 
 /** The library's version string, e.g. "0.1.0" (the shared library's, which may
  *  differ from SN_VERSION_STRING of the header a program was compiled with). */
@@ -157,6 +170,71 @@ SN_API sn_status sn_layer_norm(const sn_tensor *x, const sn_tensor *y,
  *  scale and bias ([features]) may be NULL. y may equal x. */
 SN_API sn_status sn_layer_norm_f32(const float *x, float *y, size_t rows, size_t features,
                                    const float *scale, const float *bias, float epsilon);
+
+/* ----------------------------------------------------- axis descriptions */
+
+/**
+ * Parse a RETURNN axis description against a layout into a bitmask (bit i =
+ * axis i). The layout has one letter per axis: B batch, T time (the axis
+ * sequence lengths apply to), F feature, S any other spatial axis; e.g. "BTF",
+ * "BFT", "BSSF" (channels-last image), "BFSS" (channels-first).
+ * Descriptions, case-insensitive, several joined by commas (their union):
+ *   B/batch, T/time, F/feature, any string of b, t, f ("TF");
+ *   except_batch; except_time and static (all but B and T); spatial (all but
+ *   B and F); spatial_except_time; * (all); dim:N (the one axis of size N,
+ *   needs dims); spatial:I or s:I, except_batch:I (the I-th such axis,
+ *   negative from the end).
+ * Anything else is SN_ERR_AXES_DESCRIPTION with sn_last_error_detail()
+ * naming the text. dims may be NULL unless dim:N is used.
+ */
+SN_API sn_status sn_axes_parse(const char *description, const char *layout,
+                               const ptrdiff_t *dims, unsigned *mask);
+
+/* ----------------------------------------------------- generic norm */
+
+/** param_axes value meaning "the feature axis": 'F' of the layout, else the last axis. */
+#define SN_AXES_DEFAULT 0xFFFFFFFFu
+
+/** What happens with padded frames (t >= seq_lens[b]) when seq_lens is given. */
+typedef enum sn_mask_mode {
+    SN_MASK_EXCLUDE = 0,  /**< left out of the statistics, normalized with them (RETURNN) */
+    SN_MASK_ZERO = 1,     /**< left out of the statistics, output 0 */
+    SN_MASK_IGNORE = 2    /**< lengths ignored: every frame counts (RETURNN's older TF layer) */
+} sn_mask_mode;
+
+/** Options of sn_norm. Start from SN_NORM_DEFAULTS. */
+typedef struct sn_norm_options {
+    unsigned axes;            /**< reduced axes as a bitmask; 0: use axes_text */
+    const char *axes_text;    /**< or a description (see sn_axes_parse), needs layout */
+    const char *layout;       /**< role of each axis ("BTF", ...), or NULL */
+    unsigned param_axes;      /**< axes scale/bias vary along (static axes only), 0 for scalars;
+                                   default SN_AXES_DEFAULT (the feature axis) */
+    const char *param_text;   /**< or a description; overrides param_axes when not NULL */
+    float epsilon;            /**< added to the variance, >= 0 (default 1e-6) */
+    const float *scale;       /**< dense row-major over the param axes in tensor order, or NULL */
+    const float *bias;        /**< same shape as scale, or NULL */
+    float *mean;              /**< optional output: per group, dense row-major over the
+                                   non-reduced axes (x's shape with reduced axes of size 1) */
+    float *rstd;              /**< optional output: 1/sqrt(var + epsilon), same layout */
+    const int *seq_lens;      /**< [B] valid lengths along T (needs B and T in layout), or NULL */
+    sn_mask_mode mask_mode;   /**< with seq_lens (default SN_MASK_EXCLUDE) */
+} sn_norm_options;
+
+#define SN_NORM_DEFAULTS \
+    { 0, NULL, NULL, SN_AXES_DEFAULT, NULL, 1e-6f, NULL, NULL, NULL, NULL, NULL, SN_MASK_EXCLUDE }
+
+/**
+ * Generic normalization (RETURNN norm) over any set of axes of an N-d float32
+ * tensor: y = (x - mean) / sqrt(var + epsilon) * scale + bias, statistics per
+ * position of the non-reduced axes, scale/bias varying along param axes that
+ * are independent of the reduced ones. Layer norm is axes = F; group norm with
+ * one group is axes "TF" on [B,T,F] or "except_batch"; instance norm is axes
+ * "T" on [B,T,F] (or the spatial axes of an image).
+ * With seq_lens, padded frames are left out of the statistics; a group with
+ * no valid frame has mean 0 and rstd 0 (its outputs are the bias, or 0 with
+ * SN_MASK_ZERO). Same aliasing and error rules as sn_layer_norm.
+ */
+SN_API sn_status sn_norm(const sn_tensor *x, const sn_tensor *y, const sn_norm_options *options);
 
 #ifdef __cplusplus
 }

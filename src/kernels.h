@@ -23,14 +23,25 @@
 #define SN_COL_BLOCK_ROWS 64
 #define SN_COL_BLOCK_WIDTH 64
 
+/* Pass 2 of the moments kernels sums deviations and their squares in float
+ * partial sums of at most SN_PASS2_TERMS terms, folded into double: each
+ * partial rounds by ~16u and, for deviations below 1e18, stays far below
+ * FLT_MAX. Squares of deviations below ~1e-19 underflow float, so a block
+ * whose mean square is below 1 / SN_PASS2_RESCALE is summed again with its
+ * deviations multiplied by SN_PASS2_RESCALE (a power of 2: exact). */
+#define SN_PASS2_TERMS 16
+#define SN_PASS2_RESCALE 0x1p100f
+
 /* Moments of x[0..n) relative to `shift`, n <= SN_ROW_BLOCK. */
 typedef void (*sn_row_moments_f32_fn)(const float *x, size_t n, float shift, sn_moments *out);
 
-/* y[i] = ((x[i] - shift) - mean) * rstd, then * scale[i] and + bias[i] when
- * those are not NULL. y may equal x. */
+/* y[i] = ((x[i] - shift) - mean) * rstd, then * scale[i * param_step] and
+ * + bias[i * param_step] when those are not NULL (each is optional on its own).
+ * param_step is 1 (a parameter per element) or 0 (one scale and one bias for
+ * the whole run, broadcast). y may equal x. */
 typedef void (*sn_row_normalize_f32_fn)(const float *x, float *y, size_t n, float shift,
                                         float mean, float rstd, const float *scale,
-                                        const float *bias);
+                                        const float *bias, ptrdiff_t param_step);
 
 /* Per-column moments of a rows x width panel (row i starts at x + i * stride),
  * relative to shift[j]; rows <= SN_COL_BLOCK_ROWS, width <= SN_COL_BLOCK_WIDTH. */
@@ -38,12 +49,16 @@ typedef void (*sn_col_moments_f32_fn)(const float *x, ptrdiff_t stride, size_t r
                                       size_t width, const float *shift, sn_moments *out);
 
 /* Panel version of row_normalize: y[i][j] = ((x[i][j] - shift[j]) - mean[j]) * rstd[j],
- * then * scale[i] and + bias[i] when not NULL (the parameter varies along rows). */
+ * then * scale[p] and + bias[p] when not NULL, p = i * param_row_step + j * param_col_step.
+ * param_col_step is 0 or 1, param_row_step any value >= 0: (1, 0) a parameter per
+ * row, broadcast across the lanes; (0, 1) one per column (vector loads); (0, 0) one
+ * for the whole panel; (F, 1) a 2-D table whose rows are F apart. y may equal x. */
 typedef void (*sn_col_normalize_f32_fn)(const float *x, ptrdiff_t x_stride, float *y,
                                         ptrdiff_t y_stride, size_t rows, size_t width,
                                         const float *shift, const float *mean,
                                         const float *rstd, const float *scale,
-                                        const float *bias);
+                                        const float *bias, ptrdiff_t param_row_step,
+                                        ptrdiff_t param_col_step);
 
 typedef struct sn_kernels {
     sn_row_moments_f32_fn row_moments_f32;
@@ -56,14 +71,15 @@ typedef struct sn_kernels {
     void sn_row_moments_f32_##isa(const float *x, size_t n, float shift, sn_moments *out);  \
     void sn_row_normalize_f32_##isa(const float *x, float *y, size_t n, float shift,         \
                                     float mean, float rstd, const float *scale,              \
-                                    const float *bias);                                      \
+                                    const float *bias, ptrdiff_t param_step);                \
     void sn_col_moments_f32_##isa(const float *x, ptrdiff_t stride, size_t rows,             \
                                   size_t width, const float *shift, sn_moments *out);        \
     void sn_col_normalize_f32_##isa(const float *x, ptrdiff_t x_stride, float *y,            \
                                     ptrdiff_t y_stride, size_t rows, size_t width,           \
                                     const float *shift, const float *mean,                   \
                                     const float *rstd, const float *scale,                   \
-                                    const float *bias);                                      \
+                                    const float *bias, ptrdiff_t param_row_step,             \
+                                    ptrdiff_t param_col_step);                               \
     extern const sn_kernels sn_kernels_##isa;
 
 SN_DECLARE_KERNELS(scalar)

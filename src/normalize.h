@@ -1,7 +1,7 @@
 /*
  * Executes a plan: statistics of every group, then its normalization, fused
  * per group (or per panel of groups) so that each element is read from memory
- * once and the second and third passes hit the cache.
+ * once and the later passes hit the cache.
  */
 #ifndef SN_NORMALIZE_H
 #define SN_NORMALIZE_H
@@ -14,8 +14,8 @@ typedef struct sn_norm_job {
     const sn_kernels *kernels;
     const float *x;
     float *y;
-    const float *scale;  /* along the reduced axis, or NULL */
-    const float *bias;   /* along the reduced axis, or NULL */
+    const float *scale;  /* indexed by the plan's parameter offsets, or NULL */
+    const float *bias;   /* likewise, or NULL */
     double epsilon;
     float *mean_out;     /* by group index, or NULL */
     float *rstd_out;     /* by group index, or NULL */

@@ -1,4 +1,8 @@
 /* Status messages and version. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "error.h"
 #include "simdnorm.h"
 
 static const char *const messages[SN_STATUS_COUNT] = {
@@ -17,6 +21,14 @@ static const char *const messages[SN_STATUS_COUNT] = {
     [SN_ERR_ISA_UNSUPPORTED] = "this CPU or build does not support the requested ISA",
     [SN_ERR_THREADS] = "thread count must be >= 0 (0 follows OpenMP)",
     [SN_ERR_OUT_OF_MEMORY] = "out of memory for scratch space",
+    [SN_ERR_LAYOUT] = "layout must have one letter B, T, F or S per axis, at most one B, T and F",
+    [SN_ERR_AXES_DESCRIPTION] = "invalid axis description (see sn_last_error_detail)",
+    [SN_ERR_EMPTY_AXES] = "no axis to normalize over",
+    [SN_ERR_PARAM_SHAPE] = "invalid param_shape: an axis twice, a batch or time axis, "
+                           "or given without scale and bias",
+    [SN_ERR_SEQ_LENS] = "sequence lengths must be between 0 and the time dimension",
+    [SN_ERR_MASK_LAYOUT] = "masking needs B and T in the layout, and a reduced batch axis "
+                           "needs the time axis reduced inside it",
 };
 
 const char *sn_status_string(sn_status status)
@@ -34,4 +46,20 @@ const char *sn_version_string(void)
 int sn_version(void)
 {
     return SN_VERSION;
+}
+
+static _Thread_local char last_detail[256];
+
+sn_status sn_fail(sn_status status, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    vsnprintf(last_detail, sizeof last_detail, format, args);
+    va_end(args);
+    return status;
+}
+
+const char *sn_last_error_detail(void)
+{
+    return last_detail;
 }

@@ -17,11 +17,14 @@ sn_tensor sn_tensor_dense(void *data, sn_dtype dtype, int rank, const ptrdiff_t 
     t.rank = rank;
     if (!dims || rank < 1 || rank > SN_MAX_RANK)
         return t;
+    /* Strides saturate at PTRDIFF_MAX, so that an oversized shape is reported
+     * by sn_check_tensor as SN_ERR_SIZE_OVERFLOW instead of overflowing here. */
     ptrdiff_t stride = 1;
     for (int i = rank - 1; i >= 0; i--) {
         t.dims[i] = dims[i];
         t.strides[i] = stride;
-        stride *= dims[i] > 0 ? dims[i] : 1;
+        ptrdiff_t dim = dims[i] > 0 ? dims[i] : 1;
+        stride = stride > PTRDIFF_MAX / dim ? PTRDIFF_MAX : stride * dim;
     }
     return t;
 }

@@ -38,7 +38,10 @@ void oracle_layer_norm(const sn_tensor *x, int axis, const float *scale, const f
                 double d = oracle_get(x, base + k * inner) - mu;
                 sq += d * d;
             }
-            double r = n > 0 ? 1.0 / sqrt(sq / (double)n + epsilon) : 0.0;
+            /* Where rstd does not exist (no elements; zero variance with epsilon 0)
+             * it is defined as 0, so the normalized values are 0. */
+            double variance = n > 0 ? sq / (double)n + epsilon : 0.0;
+            double r = variance == 0.0 ? 0.0 : 1.0 / sqrt(variance);
             if (mean)
                 mean[group] = mu;
             if (rstd)

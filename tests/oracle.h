@@ -9,7 +9,9 @@
 /* Layer norm over `axis` (resolved, >= 0) of x. Writes, for every element of x
  * in row-major order of x's dims, the normalized value before scale and bias
  * (`normalized`) and the final value (`expected`); `mean` and `rstd` per
- * group (row-major over the other axes). Any output may be NULL. */
+ * group (row-major over the other axes). Any output may be NULL.
+ * A group with no elements, or with zero variance and epsilon 0, has rstd 0
+ * (the library's documented convention), so its normalized values are 0. */
 void oracle_layer_norm(const sn_tensor *x, int axis, const float *scale, const float *bias,
                        double epsilon, double *normalized, double *expected, double *mean,
                        double *rstd);

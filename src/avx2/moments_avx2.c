@@ -66,7 +66,7 @@ static inline __m256 sum4(const __m256 *v)
  * accumulators per kind over whole chunks of 32-element steps, then the last
  * n % 32 elements (up to 3 vectors and the masked tail) in a partial of their own. */
 SN_INLINE void row_sums(const float *x, size_t n, __m256 k, __m256 c, float scale,
-                     double *sum_dev, double *sum_sq)
+                        double *sum_dev, double *sum_sq)
 {
     const __m256i tail = lane_mask(n % 8);
     const size_t body = n - n % 8, steps = n - n % 32;
@@ -130,7 +130,7 @@ void sn_row_moments_f32_avx2(const float *x, size_t n, float shift, sn_moments *
 /* Pass 2 of 8 columns, column j's deviations multiplied by scale[j]: row
  * pairs go to two accumulators per kind, SN_PASS2_TERMS pairs per chunk. */
 SN_INLINE void column_sums(const float *x, ptrdiff_t stride, size_t rows, __m256i mask,
-                        __m256 k, __m256 c, __m256 s, double *sum_dev, double *sum_sq)
+                           __m256 k, __m256 c, __m256 s, double *sum_dev, double *sum_sq)
 {
     __m256d dev_lo = _mm256_setzero_pd(), dev_hi = dev_lo, sq_lo = dev_lo, sq_hi = dev_lo;
     size_t i = 0;

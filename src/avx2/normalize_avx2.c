@@ -6,8 +6,9 @@
 
 #include "../kernels.h"
 
-/* The loops below are written once for every scale/bias combination; forcing
- * them inline with constant NULLs compiles the tests out of the loops. */
+/* The loops below are written once for every scale/bias combination and both
+ * parameter layouts; forcing them inline with constant NULLs and flags
+ * compiles the tests out of the loops. */
 #define SN_INLINE static inline __attribute__((always_inline))
 
 /* Which of scale and bias a loop applies: bit flags. */
@@ -35,111 +36,214 @@ SN_INLINE __m256 affine(__m256 t, __m256 scale, __m256 bias, int kind)
     }
 }
 
-/* Normalize 8 elements at offset i of a row; scale and bias are indexed like x. */
-SN_INLINE void row8(const float *x, float *y, size_t i, __m256 k, __m256 m, __m256 r,
-                    const float *scale, const float *bias, int kind)
+/* The parameter vector at p + i: loaded when it varies along the lanes
+ * (per_lane), else the broadcast `same`; zero when `kind` lacks `which`
+ * (p is then NULL and not touched). */
+SN_INLINE __m256 param8(const float *p, size_t i, __m256 same, int kind, int which,
+                        int per_lane)
 {
-    __m256 s = kind & AFFINE_SCALE ? _mm256_loadu_ps(scale + i) : _mm256_setzero_ps();
-    __m256 b = kind & AFFINE_BIAS ? _mm256_loadu_ps(bias + i) : _mm256_setzero_ps();
+    if (!(kind & which))
+        return _mm256_setzero_ps();
+    return per_lane ? _mm256_loadu_ps(p + i) : same;
+}
+
+SN_INLINE __m256 param_masked(const float *p, size_t i, __m256i mask, __m256 same, int kind,
+                              int which, int per_lane)
+{
+    if (!(kind & which))
+        return _mm256_setzero_ps();
+    return per_lane ? _mm256_maskload_ps(p + i, mask) : same;
+}
+
+/* Normalize 8 elements at offset i of a row; with per_lane, scale and bias are
+ * indexed like x, else s and b hold their broadcast values. */
+SN_INLINE void row8(const float *x, float *y, size_t i, __m256 k, __m256 m, __m256 r,
+                    const float *scale, const float *bias, __m256 s, __m256 b, int kind,
+                    int per_lane)
+{
+    s = param8(scale, i, s, kind, AFFINE_SCALE, per_lane);
+    b = param8(bias, i, b, kind, AFFINE_BIAS, per_lane);
     _mm256_storeu_ps(y + i, affine(standardize(_mm256_loadu_ps(x + i), k, m, r), s, b, kind));
 }
 
 /* The same for the lanes of `mask` only. */
 SN_INLINE void row_masked(const float *x, float *y, size_t i, __m256i mask, __m256 k, __m256 m,
-                          __m256 r, const float *scale, const float *bias, int kind)
+                          __m256 r, const float *scale, const float *bias, __m256 s, __m256 b,
+                          int kind, int per_lane)
 {
-    __m256 s = _mm256_setzero_ps(), b = _mm256_setzero_ps();
-    if (kind & AFFINE_SCALE)
-        s = _mm256_maskload_ps(scale + i, mask);
-    if (kind & AFFINE_BIAS)
-        b = _mm256_maskload_ps(bias + i, mask);
+    s = param_masked(scale, i, mask, s, kind, AFFINE_SCALE, per_lane);
+    b = param_masked(bias, i, mask, b, kind, AFFINE_BIAS, per_lane);
     __m256 t = standardize(_mm256_maskload_ps(x + i, mask), k, m, r);
     _mm256_maskstore_ps(y + i, mask, affine(t, s, b, kind));
 }
 
 SN_INLINE void row_normalize(const float *x, float *y, size_t n, float shift, float mean,
-                             float rstd, const float *scale, const float *bias, int kind)
+                             float rstd, const float *scale, const float *bias, int kind,
+                             int per_lane)
 {
     const __m256 k = _mm256_set1_ps(shift), m = _mm256_set1_ps(mean), r = _mm256_set1_ps(rstd);
+    /* One scale and bias for the whole run: broadcast once, here. */
+    const __m256 s = !per_lane && kind & AFFINE_SCALE ? _mm256_broadcast_ss(scale)
+                                                      : _mm256_setzero_ps();
+    const __m256 b = !per_lane && kind & AFFINE_BIAS ? _mm256_broadcast_ss(bias)
+                                                     : _mm256_setzero_ps();
     size_t i = 0;
     /* A masked head aligns the stores to 32 bytes, so that no vector splits a
      * cache line (a split store costs twice); with y == x the loads are aligned too. */
     size_t head = ((32 - (uintptr_t)y % 32) % 32) / sizeof(float);
     if (head && head < n) {
-        row_masked(x, y, 0, lane_mask(head), k, m, r, scale, bias, kind);
+        row_masked(x, y, 0, lane_mask(head), k, m, r, scale, bias, s, b, kind, per_lane);
         i = head;
     }
     for (; i + 32 <= n; i += 32) {
-        row8(x, y, i, k, m, r, scale, bias, kind);
-        row8(x, y, i + 8, k, m, r, scale, bias, kind);
-        row8(x, y, i + 16, k, m, r, scale, bias, kind);
-        row8(x, y, i + 24, k, m, r, scale, bias, kind);
+        row8(x, y, i, k, m, r, scale, bias, s, b, kind, per_lane);
+        row8(x, y, i + 8, k, m, r, scale, bias, s, b, kind, per_lane);
+        row8(x, y, i + 16, k, m, r, scale, bias, s, b, kind, per_lane);
+        row8(x, y, i + 24, k, m, r, scale, bias, s, b, kind, per_lane);
     }
     for (; i + 8 <= n; i += 8)
-        row8(x, y, i, k, m, r, scale, bias, kind);
+        row8(x, y, i, k, m, r, scale, bias, s, b, kind, per_lane);
     if (i < n)
-        row_masked(x, y, i, lane_mask(n - i), k, m, r, scale, bias, kind);
+        row_masked(x, y, i, lane_mask(n - i), k, m, r, scale, bias, s, b, kind, per_lane);
+}
+
+/* The four scale/bias combinations for one parameter layout. */
+SN_INLINE void row_affine(const float *x, float *y, size_t n, float shift, float mean,
+                          float rstd, const float *scale, const float *bias, int per_lane)
+{
+    if (scale && bias)
+        row_normalize(x, y, n, shift, mean, rstd, scale, bias, AFFINE_BOTH, per_lane);
+    else if (scale)
+        row_normalize(x, y, n, shift, mean, rstd, scale, NULL, AFFINE_SCALE, per_lane);
+    else if (bias)
+        row_normalize(x, y, n, shift, mean, rstd, NULL, bias, AFFINE_BIAS, per_lane);
+    else
+        row_normalize(x, y, n, shift, mean, rstd, NULL, NULL, AFFINE_NONE, per_lane);
+}
+
+/* The two parameter layouts are separate functions, so that the per-element
+ * one compiles exactly as it would alone (no extra register or stack setup). */
+static __attribute__((noinline)) void row_per_lane(const float *x, float *y, size_t n,
+                                                   float shift, float mean, float rstd,
+                                                   const float *scale, const float *bias)
+{
+    row_affine(x, y, n, shift, mean, rstd, scale, bias, 1);
+}
+
+static __attribute__((noinline)) void row_broadcast(const float *x, float *y, size_t n,
+                                                    float shift, float mean, float rstd,
+                                                    const float *scale, const float *bias)
+{
+    if (n > 0) /* the broadcast reads scale[0] and bias[0] */
+        row_affine(x, y, n, shift, mean, rstd, scale, bias, 0);
 }
 
 void sn_row_normalize_f32_avx2(const float *x, float *y, size_t n, float shift, float mean,
-                               float rstd, const float *scale, const float *bias)
+                               float rstd, const float *scale, const float *bias,
+                               ptrdiff_t param_step)
 {
-    if (scale && bias)
-        row_normalize(x, y, n, shift, mean, rstd, scale, bias, AFFINE_BOTH);
-    else if (scale)
-        row_normalize(x, y, n, shift, mean, rstd, scale, NULL, AFFINE_SCALE);
-    else if (bias)
-        row_normalize(x, y, n, shift, mean, rstd, NULL, bias, AFFINE_BIAS);
+    if (param_step)
+        row_per_lane(x, y, n, shift, mean, rstd, scale, bias);
     else
-        row_normalize(x, y, n, shift, mean, rstd, NULL, NULL, AFFINE_NONE);
+        row_broadcast(x, y, n, shift, mean, rstd, scale, bias);
 }
 
-/* One panel row: per-column constants, one scale and bias for the whole row. */
+/* One panel row: per-column constants; scale and bias either loaded along the
+ * lanes from srow and brow (per_lane) or the broadcast s and b. */
 SN_INLINE void col_row(const float *x, float *y, size_t width, const float *shift,
-                       const float *mean, const float *rstd, __m256 s, __m256 b, int kind)
+                       const float *mean, const float *rstd, const float *srow,
+                       const float *brow, __m256 s, __m256 b, int kind, int per_lane)
 {
     size_t j = 0;
     for (; j + 8 <= width; j += 8) {
         __m256 t = standardize(_mm256_loadu_ps(x + j), _mm256_loadu_ps(shift + j),
                                _mm256_loadu_ps(mean + j), _mm256_loadu_ps(rstd + j));
-        _mm256_storeu_ps(y + j, affine(t, s, b, kind));
+        _mm256_storeu_ps(y + j,
+                         affine(t, param8(srow, j, s, kind, AFFINE_SCALE, per_lane),
+                                param8(brow, j, b, kind, AFFINE_BIAS, per_lane), kind));
     }
     if (j < width) {
         const __m256i tail = lane_mask(width - j);
         __m256 t = standardize(_mm256_maskload_ps(x + j, tail), _mm256_maskload_ps(shift + j, tail),
                                _mm256_maskload_ps(mean + j, tail),
                                _mm256_maskload_ps(rstd + j, tail));
-        _mm256_maskstore_ps(y + j, tail, affine(t, s, b, kind));
+        _mm256_maskstore_ps(
+            y + j, tail,
+            affine(t, param_masked(srow, j, tail, s, kind, AFFINE_SCALE, per_lane),
+                   param_masked(brow, j, tail, b, kind, AFFINE_BIAS, per_lane), kind));
     }
 }
 
 SN_INLINE void col_normalize(const float *x, ptrdiff_t x_stride, float *y, ptrdiff_t y_stride,
                              size_t rows, size_t width, const float *shift, const float *mean,
-                             const float *rstd, const float *scale, const float *bias, int kind)
+                             const float *rstd, const float *scale, const float *bias,
+                             ptrdiff_t row_step, int kind, int per_lane)
 {
     const __m256 none = _mm256_setzero_ps();
-    for (size_t i = 0; i < rows; i++) {
-        __m256 s = kind & AFFINE_SCALE ? _mm256_broadcast_ss(scale + i) : none;
-        __m256 b = kind & AFFINE_BIAS ? _mm256_broadcast_ss(bias + i) : none;
-        col_row(x + (ptrdiff_t)i * x_stride, y + (ptrdiff_t)i * y_stride, width, shift, mean, rstd,
-                s, b, kind);
+    /* The offsets advance by addition: no multiplies in the row loop. */
+    ptrdiff_t xo = 0, yo = 0, p = 0;
+    for (size_t i = 0; i < rows; i++, xo += x_stride, yo += y_stride, p += row_step) {
+        const float *srow = kind & AFFINE_SCALE ? scale + p : NULL;
+        const float *brow = kind & AFFINE_BIAS ? bias + p : NULL;
+        __m256 s = !per_lane && kind & AFFINE_SCALE ? _mm256_broadcast_ss(srow) : none;
+        __m256 b = !per_lane && kind & AFFINE_BIAS ? _mm256_broadcast_ss(brow) : none;
+        col_row(x + xo, y + yo, width, shift, mean, rstd, srow, brow, s, b, kind, per_lane);
     }
+}
+
+/* The four scale/bias combinations for one parameter layout. */
+SN_INLINE void col_affine(const float *x, ptrdiff_t x_stride, float *y, ptrdiff_t y_stride,
+                          size_t rows, size_t width, const float *shift, const float *mean,
+                          const float *rstd, const float *scale, const float *bias,
+                          ptrdiff_t row_step, int per_lane)
+{
+    if (scale && bias)
+        col_normalize(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, scale, bias,
+                      row_step, AFFINE_BOTH, per_lane);
+    else if (scale)
+        col_normalize(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, scale, NULL,
+                      row_step, AFFINE_SCALE, per_lane);
+    else if (bias)
+        col_normalize(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, NULL, bias,
+                      row_step, AFFINE_BIAS, per_lane);
+    else
+        col_normalize(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, NULL, NULL,
+                      row_step, AFFINE_NONE, per_lane);
+}
+
+/* As for the rows: one function per parameter layout. */
+static __attribute__((noinline)) void col_per_lane(const float *x, ptrdiff_t x_stride, float *y,
+                                                   ptrdiff_t y_stride, size_t rows,
+                                                   size_t width, const float *shift,
+                                                   const float *mean, const float *rstd,
+                                                   const float *scale, const float *bias,
+                                                   ptrdiff_t row_step)
+{
+    col_affine(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, scale, bias, row_step,
+               1);
+}
+
+static __attribute__((noinline)) void col_broadcast(const float *x, ptrdiff_t x_stride,
+                                                    float *y, ptrdiff_t y_stride, size_t rows,
+                                                    size_t width, const float *shift,
+                                                    const float *mean, const float *rstd,
+                                                    const float *scale, const float *bias,
+                                                    ptrdiff_t row_step)
+{
+    if (width > 0) /* no parameter is read for an empty panel */
+        col_affine(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, scale, bias,
+                   row_step, 0);
 }
 
 void sn_col_normalize_f32_avx2(const float *x, ptrdiff_t x_stride, float *y, ptrdiff_t y_stride,
                                size_t rows, size_t width, const float *shift, const float *mean,
-                               const float *rstd, const float *scale, const float *bias)
+                               const float *rstd, const float *scale, const float *bias,
+                               ptrdiff_t param_row_step, ptrdiff_t param_col_step)
 {
-    if (scale && bias)
-        col_normalize(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, scale, bias,
-                      AFFINE_BOTH);
-    else if (scale)
-        col_normalize(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, scale, NULL,
-                      AFFINE_SCALE);
-    else if (bias)
-        col_normalize(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, NULL, bias,
-                      AFFINE_BIAS);
+    if (param_col_step)
+        col_per_lane(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, scale, bias,
+                     param_row_step);
     else
-        col_normalize(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, NULL, NULL,
-                      AFFINE_NONE);
+        col_broadcast(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, scale, bias,
+                      param_row_step);
 }

@@ -1,7 +1,49 @@
 /* Portable moments kernels: the reference algorithm every ISA follows.
- * Pass 1 finds a provisional center (float sum of x - K); pass 2 sums the
- * deviations from it and their squares in double (see sn_moments_from_sums). */
+ * Pass 1 finds a provisional center (float sum of x - K). Pass 2 sums the
+ * deviations from it and their squares in float partials of at most
+ * SN_PASS2_TERMS terms, added into double once per chunk (see kernels.h and
+ * sn_moments_from_sums). */
 #include "../kernels.h"
+
+/* Row pass 2: four accumulators per kind, SN_PASS2_TERMS terms each per chunk. */
+#define ROW_CHUNK (4 * SN_PASS2_TERMS)
+
+/* ((x - K) - center) * scale: the difference rounded in float, then scaled
+ * exactly (a power of 2). */
+static inline float deviation(float v, float shift, float center, float scale)
+{
+    return ((v - shift) - center) * scale;
+}
+
+/* Pass 2 of a row block: four accumulators per kind over whole chunks of
+ * 4-element steps, then the last n % 4 elements in a partial of their own. */
+static void row_sums(const float *x, size_t n, float shift, float center, float scale,
+                     double *sum_dev, double *sum_sq)
+{
+    const size_t steps = n - n % 4;
+    double dev_total = 0.0, sq_total = 0.0;
+    size_t i = 0;
+    while (i < steps) {
+        size_t end = steps - i < ROW_CHUNK ? steps : i + ROW_CHUNK;
+        float d[4] = { 0.0f, 0.0f, 0.0f, 0.0f }, q[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+        for (; i < end; i += 4)
+            for (int u = 0; u < 4; u++) {
+                float dev = deviation(x[i + u], shift, center, scale);
+                d[u] += dev;
+                q[u] += dev * dev;
+            }
+        dev_total += (double)((d[0] + d[1]) + (d[2] + d[3]));
+        sq_total += (double)((q[0] + q[1]) + (q[2] + q[3]));
+    }
+    float d = 0.0f, q = 0.0f;
+    for (; i < n; i++) {
+        float dev = deviation(x[i], shift, center, scale);
+        d += dev;
+        q += dev * dev;
+    }
+    *sum_dev = dev_total + (double)d;
+    *sum_sq = sq_total + (double)q;
+}
 
 void sn_row_moments_f32_scalar(const float *x, size_t n, float shift, sn_moments *out)
 {
@@ -14,13 +56,35 @@ void sn_row_moments_f32_scalar(const float *x, size_t n, float shift, sn_moments
         acc[0] += x[i] - shift;
     float center = (float)((double)((acc[0] + acc[1]) + (acc[2] + acc[3])) / (double)n);
 
-    double sum_dev = 0.0, sum_sq = 0.0;
-    for (i = 0; i < n; i++) {
-        double dev = (double)((x[i] - shift) - center);
-        sum_dev += dev;
-        sum_sq += dev * dev;
+    double sum_dev, sum_sq;
+    row_sums(x, n, shift, center, 1.0f, &sum_dev, &sum_sq);
+    if (sum_sq * SN_PASS2_RESCALE < (double)n) {
+        row_sums(x, n, shift, center, SN_PASS2_RESCALE, &sum_dev, &sum_sq);
+        sum_dev /= SN_PASS2_RESCALE;
+        sum_sq /= (double)SN_PASS2_RESCALE * SN_PASS2_RESCALE;
     }
     *out = sn_moments_from_sums((double)n, center, sum_dev, sum_sq);
+}
+
+/* Pass 2 of one column, in float partials of SN_PASS2_TERMS rows. */
+static void column_sums(const float *x, ptrdiff_t stride, size_t rows, float shift,
+                        float center, float scale, double *sum_dev, double *sum_sq)
+{
+    double dev_total = 0.0, sq_total = 0.0;
+    size_t i = 0;
+    while (i < rows) {
+        size_t end = rows - i < SN_PASS2_TERMS ? rows : i + SN_PASS2_TERMS;
+        float d = 0.0f, q = 0.0f;
+        for (; i < end; i++) {
+            float dev = deviation(x[(ptrdiff_t)i * stride], shift, center, scale);
+            d += dev;
+            q += dev * dev;
+        }
+        dev_total += (double)d;
+        sq_total += (double)q;
+    }
+    *sum_dev = dev_total;
+    *sum_sq = sq_total;
 }
 
 void sn_col_moments_f32_scalar(const float *x, ptrdiff_t stride, size_t rows, size_t width,
@@ -34,11 +98,13 @@ void sn_col_moments_f32_scalar(const float *x, ptrdiff_t stride, size_t rows, si
         center[j] = (float)((double)sum / (double)rows);
     }
     for (size_t j = 0; j < width; j++) {
-        double sum_dev = 0.0, sum_sq = 0.0;
-        for (size_t i = 0; i < rows; i++) {
-            double dev = (double)((x[(ptrdiff_t)i * stride + j] - shift[j]) - center[j]);
-            sum_dev += dev;
-            sum_sq += dev * dev;
+        double sum_dev, sum_sq;
+        column_sums(x + j, stride, rows, shift[j], center[j], 1.0f, &sum_dev, &sum_sq);
+        if (sum_sq * SN_PASS2_RESCALE < (double)rows) {
+            column_sums(x + j, stride, rows, shift[j], center[j], SN_PASS2_RESCALE, &sum_dev,
+                        &sum_sq);
+            sum_dev /= SN_PASS2_RESCALE;
+            sum_sq /= (double)SN_PASS2_RESCALE * SN_PASS2_RESCALE;
         }
         out[j] = sn_moments_from_sums((double)rows, center[j], sum_dev, sum_sq);
     }

@@ -1,0 +1,384 @@
+/* Numerics: ill-conditioned data, extreme magnitudes, an outlier as the
+ * statistics shift, constant blocks, NaN and Inf contained to their group,
+ * constant groups, epsilon 0, empty axes. Each on the rows, columns and gather
+ * paths and on a long row split across threads. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+/* Shapes [groups, features] normalized over axis 1, one per path. */
+typedef struct path_shape {
+    const char *name;
+    ptrdiff_t groups, features;
+    tu_layout layout;
+    sn_path path;
+    int threads;  /* 0: default */
+} path_shape;
+
+static const path_shape path_shapes[] = {
+    { "rows", 23, 777, TU_DENSE, SN_PATH_ROWS, 0 },
+    { "rows-short", 40, 13, TU_PADDED, SN_PATH_ROWS, 0 },
+    { "columns", 37, 150, TU_TRANSPOSED, SN_PATH_COLUMNS, 0 },
+    { "gather", 11, 300, TU_STRIDED, SN_PATH_GATHER, 0 },
+    { "split-row", 2, 70001, TU_DENSE, SN_PATH_ROWS, 4 },
+};
+#define PATH_SHAPES ((int)(sizeof path_shapes / sizeof path_shapes[0]))
+
+static tu_case path_case(tu_rng *rng, const char *label, int index, const path_shape *s)
+{
+    ptrdiff_t dims[2] = { s->groups, s->features };
+    tu_case c = tu_case_layout(rng, label, index, 2, dims, 1, s->layout, s->layout);
+    c.want_path = s->path;
+    cr_assert(sn_set_num_threads(s->threads) == SN_OK, "sn_set_num_threads(%d) failed",
+              s->threads);
+    return c;
+}
+
+/* Element k of group g of a path_case. */
+static float *element(tu_case *c, ptrdiff_t g, ptrdiff_t k)
+{
+    return tu_at(&c->x, g * c->x.t.dims[1] + k);
+}
+
+Test(numerics, ill_conditioned_large_mean_small_spread)
+{
+    tu_begin();
+    tu_rng rng = tu_rng_for("numerics.ill_conditioned");
+    /* PyTorch 1.13 errs by 7e-2 and 1e-1 on the first two (SPEC section 2). */
+    const double presets[][2] = { { 1e4, 1e-2 }, { 1e6, 1.0 }, { -3e7, 10.0 } };
+    int index = 0;
+    for (int p = 0; p < 3; p++) {
+        for (int s = 0; s < PATH_SHAPES; s++) {
+            tu_case c = path_case(&rng, "numerics.ill_conditioned", index++, &path_shapes[s]);
+            tu_fill_normal(&rng, &c.x, presets[p][0], presets[p][1]);
+            tu_check(&c);
+            tu_case_free(&c);
+        }
+        /* Every tail length of a short row. */
+        for (ptrdiff_t f = 1; f <= 64; f++) {
+            ptrdiff_t dims[2] = { 3, f };
+            tu_case c = tu_case_layout(&rng, "numerics.ill_conditioned", index++, 2, dims, -1,
+                                       TU_DENSE, TU_DENSE);
+            c.affine = 0;
+            tu_fill_normal(&rng, &c.x, presets[p][0], presets[p][1]);
+            tu_check(&c);
+            tu_case_free(&c);
+        }
+    }
+}
+
+Test(numerics, extreme_magnitudes)
+{
+    tu_begin();
+    tu_rng rng = tu_rng_for("numerics.extreme");
+    /* Deviations up to ~1e18 (SPEC's bar), and tiny values whose squares
+     * underflow float32 (epsilon 0 so they are not drowned). */
+    const struct { double mean, std; float epsilon; } presets[] = {
+        { 0.0, 1e17, 1e-6f }, { 1e18, 1e17, 1e-6f }, { 0.0, 1e-30, 0.0f }, { 1e-18, 1e-20, 0.0f },
+    };
+    int index = 0;
+    for (int p = 0; p < 4; p++)
+        for (int s = 0; s < PATH_SHAPES; s++) {
+            tu_case c = path_case(&rng, "numerics.extreme", index++, &path_shapes[s]);
+            c.epsilon = presets[p].epsilon;
+            tu_fill_normal(&rng, &c.x, presets[p].mean, presets[p].std);
+            tu_check(&c);
+            tu_case_free(&c);
+        }
+}
+
+Test(numerics, outlier_first_element)
+{
+    tu_begin();
+    tu_rng rng = tu_rng_for("numerics.outlier");
+    /* The first element of each group far from the rest: a statistics shift
+     * taken from it must not cost u * |outlier| in every normalized value. */
+    const float outliers[] = { 1e8f, -3e9f, 1e12f };
+    /* Besides one shape per path: a last row block (4096) or column block
+     * (64 rows) of one element, or of a few elements that all sit the same
+     * distance from the shift. */
+    const path_shape blocks[] = {
+        { "rows-4097", 3, 4097, TU_DENSE, SN_PATH_ROWS, 1 },
+        { "rows-8193", 2, 8193, TU_DENSE, SN_PATH_ROWS, 1 },
+        { "rows-4100", 2, 4100, TU_PADDED, SN_PATH_ROWS, 1 },
+        { "columns-65", 20, 65, TU_TRANSPOSED, SN_PATH_COLUMNS, 1 },
+        { "columns-131", 9, 131, TU_TRANSPOSED, SN_PATH_COLUMNS, 1 },
+    };
+    int index = 0;
+    for (int o = 0; o < 3; o++)
+        for (int s = 0; s < PATH_SHAPES + 5; s++) {
+            const path_shape *shape = s < PATH_SHAPES ? &path_shapes[s] : &blocks[s - PATH_SHAPES];
+            tu_case c = path_case(&rng, "numerics.outlier", index++, shape);
+            tu_fill_normal(&rng, &c.x, 0.0, 1.0);
+            for (ptrdiff_t g = 0; g < c.x.t.dims[0]; g++)
+                *element(&c, g, 0) = outliers[o];
+            tu_check(&c);
+            tu_case_free(&c);
+        }
+}
+
+Test(numerics, constant_blocks_far_from_the_first_element)
+{
+    tu_begin();
+    tu_rng rng = tu_rng_for("numerics.constant_blocks");
+    /* [v, 0, 0, ..., 0]: every block after the first is constant, |v| away
+     * from the shift, and has zero spread of its own. |v| stays within the
+     * accuracy bar's deviations (below 1e18). */
+    const float firsts[] = { 1.0f, 1e9f, -3e15f, 1e17f };
+    const path_shape shapes[] = {
+        { "rows", 3, 8192, TU_DENSE, SN_PATH_ROWS, 1 },
+        { "rows-split", 2, 70001, TU_DENSE, SN_PATH_ROWS, 4 },
+        { "columns", 30, 200, TU_TRANSPOSED, SN_PATH_COLUMNS, 1 },
+        { "gather", 5, 5000, TU_STRIDED, SN_PATH_GATHER, 1 },
+    };
+    int index = 0;
+    for (int v = 0; v < 4; v++)
+        for (int s = 0; s < 4; s++) {
+            tu_case c = path_case(&rng, "numerics.constant_blocks", index++, &shapes[s]);
+            ptrdiff_t groups = c.x.t.dims[0], f = c.x.t.dims[1];
+            for (ptrdiff_t g = 0; g < groups; g++)
+                for (ptrdiff_t k = 0; k < f; k++)
+                    *element(&c, g, k) = k == 0 ? firsts[v] * (float)(1 + g % 3) : 0.0f;
+            tu_check(&c);
+            tu_case_free(&c);
+        }
+}
+
+Test(numerics, epsilon_zero)
+{
+    tu_begin();
+    tu_rng rng = tu_rng_for("numerics.epsilon_zero");
+    for (int s = 0; s < PATH_SHAPES; s++) {
+        tu_case c = path_case(&rng, "numerics.epsilon_zero", s, &path_shapes[s]);
+        c.epsilon = 0.0f;
+        tu_fill_random(&rng, &c.x);
+        tu_check(&c);
+        tu_case_free(&c);
+    }
+}
+
+/* Every third group gets NaN, Inf or an overflowing spread; `kind` says
+ * which, and where. */
+static int dirty(ptrdiff_t g)
+{
+    return g % 3 == 1;
+}
+
+#define KINDS 6
+
+static int kind_of(ptrdiff_t g, int round)
+{
+    return (int)((g / 3 + round) % KINDS);
+}
+
+static void poison(tu_case *c, ptrdiff_t g, int kind)
+{
+    ptrdiff_t f = c->x.t.dims[1];
+    switch (kind) {
+    case 0: *element(c, g, 0) = NAN; break;            /* the shift element */
+    case 1: *element(c, g, f / 2) = INFINITY; break;
+    case 2: *element(c, g, f - 1) = -INFINITY; break;  /* in the tail */
+    case 3:
+        *element(c, g, f / 3) = INFINITY;
+        *element(c, g, f - 1 - f / 3) = -INFINITY;
+        break;
+    case 4:
+        /* Finite, but spanning more than FLT_MAX from the first element:
+         * documented to give NaN in the group. */
+        *element(c, g, 0) = -3e38f;
+        *element(c, g, f / 2) = 3e38f;
+        break;
+    default:
+        for (ptrdiff_t k = 0; k < f; k++)
+            *element(c, g, k) = NAN;
+    }
+}
+
+Test(numerics, nan_and_inf_stay_in_their_group)
+{
+    tu_begin();
+    tu_rng rng = tu_rng_for("numerics.nan_inf");
+    int index = 0;
+    for (int s = 0; s < PATH_SHAPES; s++) {
+        /* Shapes with few groups go round every kind of special value. */
+        int rounds = path_shapes[s].groups >= 3 * KINDS ? 1 : KINDS;
+        for (int round = 0; round < rounds; round++) {
+            tu_case c = path_case(&rng, "numerics.nan_inf", index++, &path_shapes[s]);
+            tu_fill_random(&rng, &c.x);
+            tu_result clean, result;
+            tu_run(&c, TU_SCALE | TU_BIAS, &clean);
+            ptrdiff_t groups = c.x.t.dims[0], f = c.x.t.dims[1];
+            for (ptrdiff_t g = 0; g < groups; g++)
+                if (dirty(g))
+                    poison(&c, g, kind_of(g, round));
+            tu_run(&c, TU_SCALE | TU_BIAS, &result);
+
+            char desc[1024];
+            tu_describe(&c, desc, sizeof desc);
+            for (ptrdiff_t g = 0; g < groups; g++) {
+                if (dirty(g)) {
+                    for (ptrdiff_t k = 0; k < f; k++)
+                        cr_assert(isnan(result.y[g * f + k]),
+                                  "%s: group %td holds NaN/Inf/overflow (kind %d) but "
+                                  "y[%td] = %g, not NaN", desc, g, kind_of(g, round), k,
+                                  (double)result.y[g * f + k]);
+                    cr_assert(isnan(result.mean[g]) && isnan(result.rstd[g]),
+                              "%s: group %td holds NaN/Inf/overflow (kind %d) but mean = %g, "
+                              "rstd = %g",
+                              desc, g, kind_of(g, round), (double)result.mean[g],
+                              (double)result.rstd[g]);
+                } else {
+                    cr_assert(memcmp(&result.y[g * f], &clean.y[g * f],
+                                     (size_t)f * sizeof(float)) == 0 &&
+                                  memcmp(&result.mean[g], &clean.mean[g], sizeof(float)) == 0 &&
+                                  memcmp(&result.rstd[g], &clean.rstd[g], sizeof(float)) == 0,
+                              "%s: group %td has no NaN/Inf but its outputs changed when other "
+                              "groups got some", desc, g);
+                }
+            }
+            tu_result_free(&clean);
+            tu_result_free(&result);
+            tu_case_free(&c);
+        }
+    }
+}
+
+/* Group g constant (value from a list) for even g; random otherwise. */
+static const float constants[] = { 0.0f, 1.0f, -2.5f, 1e4f, -3e7f, 1e30f, 1e-40f, -0.0f };
+#define CONSTANTS ((ptrdiff_t)(sizeof constants / sizeof constants[0]))
+
+static void check_constant_groups(tu_case *c, float epsilon)
+{
+    ptrdiff_t groups = c->x.t.dims[0], f = c->x.t.dims[1];
+    float *params = malloc((size_t)(2 * f) * sizeof(float));
+    cr_assert(params, "out of memory");
+    tu_params(f, params, params + f);
+    c->epsilon = epsilon;
+    tu_check(c); /* every group, constant or not, against the oracle */
+    tu_result plain, affine;
+    tu_run(c, 0, &plain);
+    tu_run(c, TU_SCALE | TU_BIAS, &affine);
+    char desc[1024];
+    tu_describe(c, desc, sizeof desc);
+    for (ptrdiff_t g = 0; g < groups; g += 2) {
+        float value = *element(c, g, 0);
+        for (ptrdiff_t k = 0; k < f; k++) {
+            cr_assert(plain.y[g * f + k] == 0.0f,
+                      "%s: constant group %td (value %g) normalizes to %g at %td, not 0", desc, g,
+                      (double)value, (double)plain.y[g * f + k], k);
+            cr_assert(affine.y[g * f + k] == params[f + k],
+                      "%s: constant group %td (value %g) gives %g at %td, not the bias %g", desc,
+                      g, (double)value, (double)affine.y[g * f + k], k, (double)params[f + k]);
+        }
+        /* rstd is 1/sqrt(epsilon), or 0 where that does not exist (epsilon 0). */
+        int rstd_ok = epsilon > 0.0f ? plain.rstd[g] > 0.0f && isfinite(plain.rstd[g])
+                                     : plain.rstd[g] == 0.0f;
+        cr_assert(plain.mean[g] == value && rstd_ok,
+                  "%s: constant group %td (value %g): mean %g, rstd %g", desc, g, (double)value,
+                  (double)plain.mean[g], (double)plain.rstd[g]);
+    }
+    tu_result_free(&plain);
+    tu_result_free(&affine);
+    free(params);
+}
+
+Test(numerics, constant_groups_give_the_bias)
+{
+    tu_begin();
+    tu_rng rng = tu_rng_for("numerics.constant");
+    for (int s = 0; s < PATH_SHAPES; s++) {
+        tu_case c = path_case(&rng, "numerics.constant", s, &path_shapes[s]);
+        tu_fill_random(&rng, &c.x);
+        ptrdiff_t groups = c.x.t.dims[0], f = c.x.t.dims[1];
+        for (ptrdiff_t g = 0; g < groups; g += 2)
+            for (ptrdiff_t k = 0; k < f; k++)
+                *element(&c, g, k) = constants[(g / 2) % CONSTANTS];
+        check_constant_groups(&c, 1e-6f);
+        check_constant_groups(&c, 0.0f);
+        tu_case_free(&c);
+    }
+}
+
+Test(numerics, broadcast_along_the_axis_is_constant)
+{
+    tu_begin();
+    tu_rng rng = tu_rng_for("numerics.broadcast_axis");
+    /* A stride of 0 along the reduced axis: every group is one repeated value. */
+    ptrdiff_t dims[2] = { 10, 301 }, xs[2] = { 1, 0 };
+    tu_case c = tu_case_new("numerics.broadcast_axis", 0, 2, dims, 1, xs, NULL);
+    for (ptrdiff_t g = 0; g < dims[0]; g++)
+        *element(&c, g, 0) = g % 2 ? (float)tu_normal(&rng) : constants[g / 2];
+    check_constant_groups(&c, 1e-6f);
+    check_constant_groups(&c, 0.0f);
+    tu_case_free(&c);
+}
+
+Test(numerics, length_zero_groups_have_mean_0_rstd_0)
+{
+    tu_begin();
+    tu_rng rng = tu_rng_for("numerics.empty");
+    const ptrdiff_t shape_a[2] = { 5, 0 }, shape_b[3] = { 3, 0, 4 };
+    const struct { int rank; const ptrdiff_t *dims; int axis; tu_layout layout; } cases[] = {
+        { 2, shape_a, -1, TU_DENSE }, { 2, shape_a, 1, TU_STRIDED },
+        { 3, shape_b, 1, TU_DENSE },  { 3, shape_b, 1, TU_TRANSPOSED },
+    };
+    for (int i = 0; i < 4; i++) {
+        tu_case c = tu_case_layout(&rng, "numerics.empty", i, cases[i].rank, cases[i].dims,
+                                   cases[i].axis, cases[i].layout, cases[i].layout);
+        tu_result r;
+        tu_run(&c, TU_SCALE | TU_BIAS, &r); /* also checks nothing else was written */
+        cr_assert(r.groups > 0, "the case must have groups");
+        char desc[1024];
+        tu_describe(&c, desc, sizeof desc);
+        for (ptrdiff_t g = 0; g < r.groups; g++)
+            cr_assert(r.mean[g] == 0.0f && r.rstd[g] == 0.0f,
+                      "%s: length-0 group %td: mean %g, rstd %g (want 0, 0)", desc, g,
+                      (double)r.mean[g], (double)r.rstd[g]);
+        tu_result_free(&r);
+        tu_case_free(&c);
+    }
+}
+
+Test(numerics, zero_groups_write_nothing)
+{
+    tu_begin();
+    tu_rng rng = tu_rng_for("numerics.no_groups");
+    const ptrdiff_t shape_a[2] = { 0, 5 }, shape_b[3] = { 3, 0, 4 }, shape_c[3] = { 0, 0, 7 };
+    const struct { int rank; const ptrdiff_t *dims; int axis; } cases[] = {
+        { 2, shape_a, -1 }, { 3, shape_b, 2 }, { 3, shape_b, 0 }, { 3, shape_c, 2 },
+    };
+    for (int i = 0; i < 4; i++) {
+        tu_case c = tu_case_layout(&rng, "numerics.no_groups", i, cases[i].rank, cases[i].dims,
+                                   cases[i].axis, TU_DENSE, TU_DENSE);
+        tu_result r;
+        tu_run(&c, TU_SCALE | TU_BIAS, &r); /* the guards around mean/rstd stay intact */
+        cr_assert(r.groups == 0 && r.count == 0, "the case must be empty");
+        tu_result_free(&r);
+        tu_case_free(&c);
+    }
+}
+
+Test(numerics, empty_tensors_accept_null_data)
+{
+    tu_begin();
+    ptrdiff_t dims[2] = { 4, 0 };
+    sn_tensor x = sn_tensor_dense(NULL, SN_FLOAT32, 2, dims);
+    float stats[2][4];
+    memset(stats, 0xff, sizeof stats);
+    sn_layer_norm_options o = SN_LAYER_NORM_DEFAULTS;
+    o.mean = stats[0];
+    o.rstd = stats[1];
+    sn_status status = sn_layer_norm(&x, &x, &o);
+    cr_assert(status == SN_OK, "isa=%s dims=[4,0] data=NULL: returned %s", tu_isa_name(),
+              sn_status_string(status));
+    for (int g = 0; g < 4; g++)
+        cr_assert(stats[0][g] == 0.0f && stats[1][g] == 0.0f,
+                  "isa=%s dims=[4,0] data=NULL: group %d mean %g rstd %g (want 0, 0)",
+                  tu_isa_name(), g, (double)stats[0][g], (double)stats[1][g]);
+    cr_assert(sn_layer_norm_f32(NULL, NULL, 0, 8, NULL, NULL, 1e-6f) == SN_OK &&
+                  sn_layer_norm_f32(NULL, NULL, 3, 0, NULL, NULL, 1e-6f) == SN_OK,
+              "isa=%s: sn_layer_norm_f32 on 0 rows or 0 features with NULL data must succeed",
+              tu_isa_name());
+}
