@@ -69,6 +69,13 @@ typedef enum sn_status {
     SN_ERR_SEQ_LENS,         /**< a sequence length is negative or above the time dim */
     SN_ERR_MASK_LAYOUT,      /**< masking needs a layout with B and T, and a reduced batch
                                   axis needs the time axis reduced inside it */
+    SN_ERR_MOMENTUM,         /**< batch norm momentum outside [0, 1] or NaN */
+    SN_ERR_USE_SAMPLE,       /**< batch norm use_sample outside [0, 1] or NaN */
+    SN_ERR_PARAM_VERSION,    /**< batch norm param_version not 0, 1 or 2 */
+    SN_ERR_INIT_VALUE,       /**< gamma_init / beta_init text is not a number, "zeros" or "ones" */
+    SN_ERR_MASKED_TIME,      /**< sequence lengths given to batch norm under the "current"
+                                  preset without masked_time set explicitly */
+    SN_ERR_CORRECTION,       /**< variance correction negative or NaN */
     SN_STATUS_COUNT          /**< number of status codes (not a status) */
 } sn_status;
 
@@ -235,6 +242,90 @@ typedef struct sn_norm_options {
  * SN_MASK_ZERO). Same aliasing and error rules as sn_layer_norm.
  */
 SN_API sn_status sn_norm(const sn_tensor *x, const sn_tensor *y, const sn_norm_options *options);
+
+/* ----------------------------------------------------- batch norm */
+
+/** RETURNN's defaults: "current" = behavior version >= 12, "legacy" = <= 11. */
+typedef enum sn_batch_norm_preset {
+    SN_BATCH_NORM_CURRENT = 0,
+    SN_BATCH_NORM_LEGACY = 1
+} sn_batch_norm_preset;
+
+/** masked_time: a value that was not given (the "current" preset requires it
+ *  whenever sequence lengths are passed). */
+#define SN_UNSET (-1)
+
+/** Options of sn_batch_norm; get them from sn_batch_norm_defaults(preset). */
+typedef struct sn_batch_norm_options {
+    int use_shift;                     /**< add beta */
+    int use_std;                       /**< multiply by gamma */
+    float use_sample;                  /**< weight of the running statistics where batch
+                                            statistics are used: 0 batch only, 1 running only */
+    int force_sample;                  /**< apply use_sample outside training too */
+    float momentum;                    /**< running += (batch - running) * momentum */
+    float epsilon;                     /**< added to the variance */
+    int update_sample_only_in_training;
+    int delay_sample_update;           /**< normalize with the running statistics from
+                                            before this call's update */
+    int param_version;                 /**< checkpoint convention: 0/1 parameters shaped for
+                                            broadcast like [1,1,F], 2 shaped [F]; the values
+                                            in sn_batch_norm_state are [F] either way */
+    float gamma_init, beta_init;       /**< initial gamma / beta */
+    const char *gamma_init_text;       /**< or "zeros", "ones", a numeric string (overrides) */
+    const char *beta_init_text;
+    int masked_time;                   /**< leave padded frames out of the batch statistics;
+                                            SN_UNSET, 0 or 1 */
+    float correction;                  /**< running variance from m2 / (n - correction):
+                                            0 biased (RETURNN), 1 Bessel (PyTorch) */
+    const char *layout;                /**< role of each axis, e.g. "BTF", "BFSS"; F is the
+                                            feature axis, B and T are used for masking.
+                                            NULL: the feature axis is feature_axis */
+    int feature_axis;                  /**< without a layout; negative from the end (-1) */
+} sn_batch_norm_options;
+
+/** The preset's options (and layout NULL, feature_axis -1, correction 0).
+ *  Any value other than SN_BATCH_NORM_LEGACY gives the current preset. */
+SN_API sn_batch_norm_options sn_batch_norm_defaults(sn_batch_norm_preset preset);
+
+/** The layer's state, [F] each, owned by the caller (read and write it to
+ *  save and restore checkpoints). gamma is needed with use_std, beta with
+ *  use_shift; either may be NULL otherwise. */
+typedef struct sn_batch_norm_state {
+    ptrdiff_t features;
+    float *running_mean;  /**< initially 0 */
+    float *running_var;   /**< initially 1 */
+    float *gamma;         /**< initially gamma_init */
+    float *beta;          /**< initially beta_init */
+} sn_batch_norm_state;
+
+/** Fill the state with its initial values (running mean 0, variance 1, gamma
+ *  and beta from the options). Validates the init values first. */
+SN_API sn_status sn_batch_norm_init(sn_batch_norm_state *state,
+                                    const sn_batch_norm_options *options);
+
+/**
+ * One batch-norm call, in RETURNN's order:
+ *  1. update = training || !update_sample_only_in_training;
+ *  2. batch statistics per feature (over all other axes; with masked_time and
+ *     seq_lens only valid frames) when update, or when (training ||
+ *     force_sample) and use_sample != 1;
+ *  3. if update: running += (batch - running) * momentum for mean and variance
+ *     (the biased batch variance, or m2 / (n - correction)); a feature with no
+ *     valid frame leaves its running statistics alone;
+ *  4. statistics used: with training || force_sample, use_sample blends batch
+ *     (weight 1 - use_sample) and running (weight use_sample) statistics;
+ *     otherwise the running ones. "Running" means after this call's update
+ *     unless delay_sample_update;
+ *  5. y = (x - mean) / sqrt(var + epsilon), * gamma if use_std, + beta if
+ *     use_shift, on every frame (padded ones too).
+ * When only running statistics are used, the call is one pass: y = (x - M) *
+ * a[f] + b[f] with M the running mean rounded to float and a, b folded once.
+ * seq_lens: [B] lengths along T, or NULL. On any error neither y nor the state
+ * is written.
+ */
+SN_API sn_status sn_batch_norm(const sn_tensor *x, const sn_tensor *y, sn_batch_norm_state *state,
+                               const sn_batch_norm_options *options, int training,
+                               const int *seq_lens);
 
 #ifdef __cplusplus
 }

@@ -8,17 +8,22 @@
 
 /* What normalization needs of a group, in float as the kernels take it:
  * y = ((x - shift) - mean) * rstd. */
-typedef struct group_stats {
-    float shift, mean, rstd;
-} group_stats;
+/* How a run treats each group: statistics and normalization fused (layer and
+ * generic norm), statistics only, or normalization with given constants
+ * (batch norm, which combines statistics in between). */
+typedef enum mode { MODE_FUSED, MODE_STATS, MODE_APPLY } mode;
 
 typedef struct run {
     const sn_norm_job *job;
-    ptrdiff_t blocks;        /* row blocks per run */
+    mode mode;
+    sn_group_moments *moments_out;   /* MODE_STATS: by group index */
+    const sn_group_norm *given;      /* MODE_APPLY: by group index */
+    ptrdiff_t blocks;        /* ROWS: row blocks per run; COLUMNS: row blocks per run */
     ptrdiff_t units;         /* runs * blocks: the fixed pieces a group is reduced in */
-    sn_moments *partial;     /* split groups: moments of every (group, unit) */
-    group_stats *stats;      /* split groups: per group */
-    float *scratch;          /* strided runs: three runs per thread (x, scale, bias) */
+    sn_moments *partial;     /* split: moments of every (group or panel, unit[, lane]) */
+    sn_group_norm *stats;    /* split: constants of every group */
+    float *shifts;           /* split: shift of every group */
+    float *scratch;          /* GATHER: three runs per thread (x, scale, bias) */
 } run;
 
 static ptrdiff_t min_ptrdiff(ptrdiff_t a, ptrdiff_t b)
@@ -64,18 +69,25 @@ static ptrdiff_t valid_length(const sn_plan *p, const sn_offsets *group, const s
  * to float, M, with the rounding residual r = mean - M: (x - M) is exact for x
  * near the mean and small otherwise, whereas (x - K) loses u*|K| when the
  * group's first element K is an outlier far from the rest. */
-static group_stats finish_group(const sn_norm_job *job, ptrdiff_t group, float shift,
+static sn_group_norm finish_group(const sn_norm_job *job, ptrdiff_t group, float shift,
                                 const sn_moments *m)
 {
     double rstd = sn_moments_rstd(m, job->epsilon, 0.0);
     double mean = m->count > 0.0 ? (double)shift + m->mean : 0.0;
     float center = (float)mean;
-    group_stats s = { center, (float)(mean - (double)center), (float)rstd };
+    sn_group_norm s = { center, (float)(mean - (double)center), (float)rstd };
     if (job->mean_out)
         job->mean_out[group] = center;
     if (job->rstd_out)
         job->rstd_out[group] = (float)rstd;
     return s;
+}
+
+/* The constants a group is normalized with, in the fused and apply modes. */
+static sn_group_norm group_constants(const run *rn, ptrdiff_t group, float shift,
+                                     const sn_moments *m)
+{
+    return rn->mode == MODE_APPLY ? rn->given[group] : finish_group(rn->job, group, shift, m);
 }
 
 /* ---------------------------------------------------------- ROWS, GATHER */
@@ -129,7 +141,7 @@ static sn_moments unit_moments(const run *rn, const sn_offsets *g, ptrdiff_t u, 
 /* Normalizes elements [begin, end) of run `r` of a group; padded frames are
  * zeroed instead when the plan asks for it. */
 static void normalize_run_part(const run *rn, const sn_offsets *g, ptrdiff_t r, ptrdiff_t begin,
-                               ptrdiff_t end, const group_stats *s, float *scratch)
+                               ptrdiff_t end, const sn_group_norm *s, float *scratch)
 {
     const sn_norm_job *job = rn->job;
     const sn_plan *p = &job->plan;
@@ -174,7 +186,7 @@ static void normalize_run_part(const run *rn, const sn_offsets *g, ptrdiff_t r, 
         y[i * axis->y_stride] = 0.0f;
 }
 
-static void runs_task(void *context, ptrdiff_t index, int thread)
+static void rows_task(void *context, ptrdiff_t index, int thread)
 {
     run *rn = context;
     const sn_norm_job *job = rn->job;
@@ -182,32 +194,39 @@ static void runs_task(void *context, ptrdiff_t index, int thread)
     float *scratch = rn->scratch ? rn->scratch + (ptrdiff_t)thread * 3 * p->run_length : NULL;
     sn_offsets g;
     outer_position(p, index, &g);
-    float shift = group_shift(job, &g);
+    float shift = 0.0f;
     sn_moments total = sn_moments_empty();
-    for (ptrdiff_t u = 0; u < rn->units; u++) {
-        sn_moments m = unit_moments(rn, &g, u, shift, scratch);
-        sn_moments_merge(&total, &m);
+    if (rn->mode != MODE_APPLY) {
+        shift = group_shift(job, &g);
+        for (ptrdiff_t u = 0; u < rn->units; u++) {
+            sn_moments m = unit_moments(rn, &g, u, shift, scratch);
+            sn_moments_merge(&total, &m);
+        }
     }
-    group_stats s = finish_group(job, g.group, shift, &total);
+    if (rn->mode == MODE_STATS) {
+        rn->moments_out[g.group] = (sn_group_moments){ shift, total };
+        return;
+    }
+    sn_group_norm s = group_constants(rn, g.group, shift, &total);
     for (ptrdiff_t r = 0; r < p->runs; r++)
         normalize_run_part(rn, &g, r, 0, p->run_length, &s, scratch);
 }
 
 /* Split groups: fewer groups than threads. Phase 1 computes every unit's
  * moments in parallel; a serial pass merges them in unit order (the order of
- * runs_task, so results do not depend on the thread count); phase 2
+ * rows_task, so results do not depend on the thread count); phase 2
  * normalizes the units in parallel. Only for contiguous runs. */
-static void split_moments_task(void *context, ptrdiff_t item, int thread)
+static void rows_split_moments_task(void *context, ptrdiff_t item, int thread)
 {
     (void)thread;
     run *rn = context;
     ptrdiff_t g = item / rn->units;
     sn_offsets go;
     outer_position(&rn->job->plan, g, &go);
-    rn->partial[item] = unit_moments(rn, &go, item % rn->units, rn->stats[g].shift, NULL);
+    rn->partial[item] = unit_moments(rn, &go, item % rn->units, rn->shifts[g], NULL);
 }
 
-static void split_normalize_task(void *context, ptrdiff_t item, int thread)
+static void rows_split_normalize_task(void *context, ptrdiff_t item, int thread)
 {
     (void)thread;
     run *rn = context;
@@ -220,143 +239,301 @@ static void split_normalize_task(void *context, ptrdiff_t item, int thread)
                        &rn->stats[g], NULL);
 }
 
-static sn_status run_split(run *rn, int threads)
+/* ----------------------------------------------------------------- COLUMNS */
+
+/* A panel is up to SN_COL_BLOCK_WIDTH adjacent groups along the lane axis.
+ * Its units are blocks of SN_COL_BLOCK_ROWS rows (steps of the last reduced
+ * axis) of each run, reduced by the column kernels and merged in order. */
+typedef struct panel {
+    sn_offsets g;         /* the panel's outer position */
+    const float *x;       /* first lane of the panel, outer offset applied */
+    float *y;
+    ptrdiff_t group;      /* group index of the first lane */
+    ptrdiff_t param;      /* parameter offset of the first lane */
+    ptrdiff_t lane0;
+    size_t width;
+} panel;
+
+static ptrdiff_t lane_chunks(const sn_plan *p)
 {
-    const sn_norm_job *job = rn->job;
-    ptrdiff_t groups = job->plan.groups, items = groups * rn->units;
-    rn->partial = malloc((size_t)items * sizeof *rn->partial);
-    rn->stats = malloc((size_t)groups * sizeof *rn->stats);
-    if (!rn->partial || !rn->stats) {
-        free(rn->partial);
-        free(rn->stats);
-        return SN_ERR_OUT_OF_MEMORY;
-    }
-    for (ptrdiff_t g = 0; g < groups; g++) {
-        sn_offsets go;
-        outer_position(&job->plan, g, &go);
-        rn->stats[g].shift = group_shift(job, &go);
-    }
-    sn_parallel_for(items, threads, split_moments_task, rn);
-    for (ptrdiff_t g = 0; g < groups; g++) {
-        sn_offsets go;
-        outer_position(&job->plan, g, &go);
-        sn_moments total = sn_moments_empty();
-        for (ptrdiff_t u = 0; u < rn->units; u++)
-            sn_moments_merge(&total, &rn->partial[g * rn->units + u]);
-        rn->stats[g] = finish_group(job, go.group, rn->stats[g].shift, &total);
-    }
-    sn_parallel_for(items, threads, split_normalize_task, rn);
-    free(rn->partial);
-    free(rn->stats);
-    return SN_OK;
+    return (p->lane.dim + SN_COL_BLOCK_WIDTH - 1) / SN_COL_BLOCK_WIDTH;
 }
 
-/* --------------------------------------------------------------- COLUMNS */
-
-/* A panel is up to SN_COL_BLOCK_WIDTH adjacent groups along the lane axis;
- * each run is a column block of rows (the last reduced axis), reduced
- * SN_COL_BLOCK_ROWS rows at a time and merged in order. */
-static void columns_task(void *context, ptrdiff_t panel, int thread)
+static panel panel_at(const sn_norm_job *job, ptrdiff_t index)
 {
-    (void)thread;
-    const sn_norm_job *job = ((run *)context)->job;
     const sn_plan *p = &job->plan;
-    const sn_kernels *k = job->kernels;
-    const sn_axis *rows_axis = run_axis(p), *lane = &p->lane;
-    ptrdiff_t chunks = (lane->dim + SN_COL_BLOCK_WIDTH - 1) / SN_COL_BLOCK_WIDTH;
-    ptrdiff_t lane0 = (panel % chunks) * SN_COL_BLOCK_WIDTH;
-    size_t width = (size_t)min_ptrdiff(SN_COL_BLOCK_WIDTH, lane->dim - lane0);
-    sn_offsets g;
-    outer_position(p, panel / chunks, &g);
-    const float *x = job->x + g.x + lane0;
-    float *y = job->y + g.y + lane0;
-    ptrdiff_t group = g.group + lane0 * lane->group_stride;
-    ptrdiff_t param = g.param + lane0 * lane->param_stride;
-    int time_lanes = lane->mask_role == SN_MASK_ROLE_TIME && p->seq_lens && g.batch >= 0;
+    ptrdiff_t chunks = lane_chunks(p);
+    panel pn;
+    pn.lane0 = (index % chunks) * SN_COL_BLOCK_WIDTH;
+    pn.width = (size_t)min_ptrdiff(SN_COL_BLOCK_WIDTH, p->lane.dim - pn.lane0);
+    outer_position(p, index / chunks, &pn.g);
+    pn.x = job->x + pn.g.x + pn.lane0;
+    pn.y = job->y + pn.g.y + pn.lane0;
+    pn.group = pn.g.group + pn.lane0 * p->lane.group_stride;
+    pn.param = pn.g.param + pn.lane0 * p->lane.param_stride;
+    return pn;
+}
 
-    float shift[SN_COL_BLOCK_WIDTH], mean[SN_COL_BLOCK_WIDTH], rstd[SN_COL_BLOCK_WIDTH];
-    sn_moments total[SN_COL_BLOCK_WIDTH], block[SN_COL_BLOCK_WIDTH];
-    for (size_t j = 0; j < width; j++) {
-        shift[j] = 0.0f;
-        total[j] = sn_moments_empty();
-    }
-    int shifted = 0;
+/* Lanes of the panel that are time steps past their sequence's end. */
+static ptrdiff_t first_padded_lane(const sn_plan *p, const panel *pn)
+{
+    if (!p->seq_lens || p->lane.mask_role != SN_MASK_ROLE_TIME || pn->g.batch < 0)
+        return (ptrdiff_t)pn->width;
+    ptrdiff_t first = p->seq_lens[pn->g.batch] - pn->lane0;
+    return first < 0 ? 0 : min_ptrdiff(first, (ptrdiff_t)pn->width);
+}
+
+/* The first valid row of the panel: the per-lane shifts. */
+static void panel_shift(const sn_norm_job *job, const panel *pn, float *shift)
+{
+    const sn_plan *p = &job->plan;
+    memset(shift, 0, pn->width * sizeof *shift);
     for (ptrdiff_t r = 0; r < p->runs; r++) {
         sn_offsets at;
         run_position(p, r, &at);
-        ptrdiff_t rows = valid_length(p, &g, &at);
-        if (rows > 0 && !shifted) {
-            memcpy(shift, x + at.x, width * sizeof *shift);
-            shifted = 1;
-        }
-        for (ptrdiff_t i = 0; i < rows; i += SN_COL_BLOCK_ROWS) {
-            k->col_moments_f32(x + at.x + i * rows_axis->x_stride, rows_axis->x_stride,
-                               (size_t)min_ptrdiff(SN_COL_BLOCK_ROWS, rows - i), width, shift,
-                               block);
-            for (size_t j = 0; j < width; j++)
-                sn_moments_merge(&total[j], &block[j]);
+        if (valid_length(p, &pn->g, &at) > 0) {
+            memcpy(shift, pn->x + at.x, pn->width * sizeof *shift);
+            return;
         }
     }
-    for (size_t j = 0; j < width; j++) {
-        if (time_lanes && lane0 + (ptrdiff_t)j >= p->seq_lens[g.batch])
+}
+
+/* Moments of unit u of a panel, one per lane, into out[0..width). */
+static void panel_unit_moments(const run *rn, const panel *pn, ptrdiff_t u, const float *shift,
+                               sn_moments *out)
+{
+    const sn_plan *p = &rn->job->plan;
+    const sn_axis *rows_axis = run_axis(p);
+    sn_offsets at;
+    run_position(p, u / rn->blocks, &at);
+    ptrdiff_t begin = (u % rn->blocks) * SN_COL_BLOCK_ROWS;
+    ptrdiff_t rows = min_ptrdiff(valid_length(p, &pn->g, &at) - begin, SN_COL_BLOCK_ROWS);
+    if (rows <= 0) {
+        for (size_t j = 0; j < pn->width; j++)
+            out[j] = sn_moments_empty();
+        return;
+    }
+    rn->job->kernels->col_moments_f32(pn->x + at.x + begin * rows_axis->x_stride,
+                                      rows_axis->x_stride, (size_t)rows, pn->width, shift, out);
+}
+
+/* Normalizes rows [begin, end) of run r of a panel; padded rows and lanes are
+ * zeroed when the plan asks for it. */
+static void panel_normalize_part(const run *rn, const panel *pn, ptrdiff_t r, ptrdiff_t begin,
+                                 ptrdiff_t end, const float *shift, const float *mean,
+                                 const float *rstd)
+{
+    const sn_norm_job *job = rn->job;
+    const sn_plan *p = &job->plan;
+    const sn_axis *rows_axis = run_axis(p);
+    sn_offsets at;
+    run_position(p, r, &at);
+    ptrdiff_t stop = p->zero_masked ? min_ptrdiff(end, valid_length(p, &pn->g, &at)) : end;
+    const float *x = pn->x + at.x;
+    float *y = pn->y + at.y;
+    ptrdiff_t param = pn->param + at.param + begin * rows_axis->param_stride;
+    if (stop > begin)
+        job->kernels->col_normalize_f32(x + begin * rows_axis->x_stride, rows_axis->x_stride,
+                                        y + begin * rows_axis->y_stride, rows_axis->y_stride,
+                                        (size_t)(stop - begin), pn->width, shift, mean, rstd,
+                                        job->scale ? job->scale + param : NULL,
+                                        job->bias ? job->bias + param : NULL,
+                                        rows_axis->param_stride, p->lane.param_stride);
+    for (ptrdiff_t i = stop > begin ? stop : begin; i < end; i++)
+        memset(y + i * rows_axis->y_stride, 0, pn->width * sizeof *y);
+    if (p->zero_masked) {
+        ptrdiff_t first = first_padded_lane(p, pn);
+        for (ptrdiff_t i = begin; first < (ptrdiff_t)pn->width && i < end; i++)
+            memset(y + i * rows_axis->y_stride + first, 0,
+                   (pn->width - (size_t)first) * sizeof *y);
+    }
+}
+
+/* Turns a panel's merged moments into per-lane constants (or records them). */
+static int panel_finish(run *rn, const panel *pn, const float *shift_in, sn_moments *total,
+                        float *shift, float *mean, float *rstd)
+{
+    const sn_plan *p = &rn->job->plan;
+    ptrdiff_t first = first_padded_lane(p, pn);
+    for (size_t j = 0; j < pn->width; j++) {
+        ptrdiff_t group = pn->group + (ptrdiff_t)j * p->lane.group_stride;
+        if ((ptrdiff_t)j >= first)
             total[j] = sn_moments_empty();
-        group_stats s = finish_group(job, group + (ptrdiff_t)j * lane->group_stride, shift[j],
-                                     &total[j]);
+        if (rn->mode == MODE_STATS) {
+            rn->moments_out[group] = (sn_group_moments){ shift_in[j], total[j] };
+            continue;
+        }
+        sn_group_norm s = group_constants(rn, group, shift_in[j], &total[j]);
         shift[j] = s.shift;
         mean[j] = s.mean;
         rstd[j] = s.rstd;
     }
-    for (ptrdiff_t r = 0; r < p->runs; r++) {
-        sn_offsets at;
-        run_position(p, r, &at);
-        ptrdiff_t rows = p->zero_masked ? valid_length(p, &g, &at) : p->run_length;
-        ptrdiff_t pr = param + at.param;
-        k->col_normalize_f32(x + at.x, rows_axis->x_stride, y + at.y, rows_axis->y_stride,
-                             (size_t)rows, width, shift, mean, rstd,
-                             job->scale ? job->scale + pr : NULL,
-                             job->bias ? job->bias + pr : NULL, rows_axis->param_stride,
-                             lane->param_stride);
-        for (ptrdiff_t i = rows; i < p->run_length; i++)
-            memset(y + at.y + i * rows_axis->y_stride, 0, width * sizeof *y);
-    }
-    if (time_lanes && p->zero_masked) {
-        /* Lanes past the sequence end are padded frames: zero them everywhere. */
-        ptrdiff_t first = p->seq_lens[g.batch] - lane0;
-        for (ptrdiff_t r = 0; first < (ptrdiff_t)width && r < p->runs; r++) {
-            sn_offsets at;
-            run_position(p, r, &at);
-            for (ptrdiff_t i = 0; i < p->run_length; i++)
-                memset(y + at.y + i * rows_axis->y_stride + (first > 0 ? first : 0), 0,
-                       (width - (size_t)(first > 0 ? first : 0)) * sizeof *y);
+    return rn->mode != MODE_STATS;
+}
+
+static void columns_task(void *context, ptrdiff_t index, int thread)
+{
+    (void)thread;
+    run *rn = context;
+    const sn_plan *p = &rn->job->plan;
+    panel pn = panel_at(rn->job, index);
+    float shift[SN_COL_BLOCK_WIDTH], mean[SN_COL_BLOCK_WIDTH], rstd[SN_COL_BLOCK_WIDTH];
+    float shift_in[SN_COL_BLOCK_WIDTH];
+    sn_moments total[SN_COL_BLOCK_WIDTH], block[SN_COL_BLOCK_WIDTH];
+    for (size_t j = 0; j < pn.width; j++)
+        total[j] = sn_moments_empty();
+    if (rn->mode != MODE_APPLY) {
+        panel_shift(rn->job, &pn, shift_in);
+        for (ptrdiff_t u = 0; u < rn->units; u++) {
+            panel_unit_moments(rn, &pn, u, shift_in, block);
+            for (size_t j = 0; j < pn.width; j++)
+                sn_moments_merge(&total[j], &block[j]);
         }
     }
+    if (!panel_finish(rn, &pn, shift_in, total, shift, mean, rstd))
+        return;
+    for (ptrdiff_t r = 0; r < p->runs; r++)
+        panel_normalize_part(rn, &pn, r, 0, p->run_length, shift, mean, rstd);
+}
+
+/* Split panels: fewer panels than threads; as for rows, with units of rows. */
+static void columns_split_moments_task(void *context, ptrdiff_t item, int thread)
+{
+    (void)thread;
+    run *rn = context;
+    ptrdiff_t index = item / rn->units;
+    panel pn = panel_at(rn->job, index);
+    panel_unit_moments(rn, &pn, item % rn->units, rn->shifts + index * SN_COL_BLOCK_WIDTH,
+                       rn->partial + item * SN_COL_BLOCK_WIDTH);
+}
+
+static void columns_split_normalize_task(void *context, ptrdiff_t item, int thread)
+{
+    (void)thread;
+    run *rn = context;
+    ptrdiff_t index = item / rn->units, u = item % rn->units;
+    panel pn = panel_at(rn->job, index);
+    ptrdiff_t begin = (u % rn->blocks) * SN_COL_BLOCK_ROWS;
+    float shift[SN_COL_BLOCK_WIDTH], mean[SN_COL_BLOCK_WIDTH], rstd[SN_COL_BLOCK_WIDTH];
+    for (size_t j = 0; j < pn.width; j++) {
+        const sn_group_norm *s = &rn->stats[pn.group + (ptrdiff_t)j * rn->job->plan.lane.group_stride];
+        shift[j] = s->shift;
+        mean[j] = s->mean;
+        rstd[j] = s->rstd;
+    }
+    panel_normalize_part(rn, &pn, u / rn->blocks, begin,
+                         min_ptrdiff(begin + SN_COL_BLOCK_ROWS, rn->job->plan.run_length),
+                         shift, mean, rstd);
+}
+
+/* ------------------------------------------------------------------ split */
+
+/* Splits the reduction of few groups (ROWS) or panels (COLUMNS) into their
+ * fixed units. Results equal the unsplit path's bit for bit. */
+static sn_status run_split(run *rn, int threads)
+{
+    const sn_norm_job *job = rn->job;
+    const sn_plan *p = &job->plan;
+    int columns = p->path == SN_PATH_COLUMNS;
+    ptrdiff_t owners = columns ? p->outer_count * lane_chunks(p) : p->groups;
+    ptrdiff_t lanes = columns ? SN_COL_BLOCK_WIDTH : 1, items = owners * rn->units;
+    rn->partial = malloc((size_t)(items * lanes) * sizeof *rn->partial);
+    rn->shifts = malloc((size_t)(owners * lanes) * sizeof *rn->shifts);
+    rn->stats = malloc((size_t)p->groups * sizeof *rn->stats);
+    if (!rn->partial || !rn->shifts || !rn->stats) {
+        free(rn->partial);
+        free(rn->shifts);
+        free(rn->stats);
+        return SN_ERR_OUT_OF_MEMORY;
+    }
+    if (rn->mode != MODE_APPLY) {
+        for (ptrdiff_t o = 0; o < owners; o++) {
+            if (columns) {
+                panel pn = panel_at(job, o);
+                panel_shift(job, &pn, rn->shifts + o * lanes);
+            } else {
+                sn_offsets g;
+                outer_position(p, o, &g);
+                rn->shifts[o] = group_shift(job, &g);
+            }
+        }
+        sn_parallel_for(items, threads,
+                        columns ? columns_split_moments_task : rows_split_moments_task, rn);
+    }
+    for (ptrdiff_t o = 0; o < owners; o++) {
+        sn_moments total[SN_COL_BLOCK_WIDTH];
+        for (ptrdiff_t j = 0; j < lanes; j++)
+            total[j] = sn_moments_empty();
+        for (ptrdiff_t u = 0; rn->mode != MODE_APPLY && u < rn->units; u++)
+            for (ptrdiff_t j = 0; j < lanes; j++)
+                sn_moments_merge(&total[j], &rn->partial[(o * rn->units + u) * lanes + j]);
+        if (columns) {
+            panel pn = panel_at(job, o);
+            float shift[SN_COL_BLOCK_WIDTH], mean[SN_COL_BLOCK_WIDTH], rstd[SN_COL_BLOCK_WIDTH];
+            if (panel_finish(rn, &pn, rn->shifts + o * lanes, total, shift, mean, rstd))
+                for (size_t j = 0; j < pn.width; j++)
+                    rn->stats[pn.group + (ptrdiff_t)j * p->lane.group_stride] =
+                        (sn_group_norm){ shift[j], mean[j], rstd[j] };
+        } else {
+            sn_offsets g;
+            outer_position(p, o, &g);
+            if (rn->mode == MODE_STATS)
+                rn->moments_out[g.group] = (sn_group_moments){ rn->shifts[o], total[0] };
+            else
+                rn->stats[o] = group_constants(rn, g.group, rn->shifts[o], &total[0]);
+        }
+    }
+    if (rn->mode != MODE_STATS)
+        sn_parallel_for(items, threads,
+                        columns ? columns_split_normalize_task : rows_split_normalize_task, rn);
+    free(rn->partial);
+    free(rn->shifts);
+    free(rn->stats);
+    return SN_OK;
+}
+
+static sn_status execute(run *rn)
+{
+    const sn_norm_job *job = rn->job;
+    const sn_plan *p = &job->plan;
+    if (p->groups == 0)
+        return SN_OK;
+    int columns = p->path == SN_PATH_COLUMNS;
+    ptrdiff_t block = columns ? SN_COL_BLOCK_ROWS : SN_ROW_BLOCK;
+    rn->blocks = (p->run_length + block - 1) / block;
+    rn->units = p->runs * rn->blocks;
+    double per_group = p->reduce_count > 0 ? (double)p->reduce_count : 1.0;
+    int threads = sn_threads_for((double)p->groups * per_group);
+    ptrdiff_t owners = columns ? p->outer_count * lane_chunks(p) : p->groups;
+
+    if (p->path != SN_PATH_GATHER && owners < threads && rn->units > 1)
+        return run_split(rn, threads);
+    if (p->path == SN_PATH_GATHER) {
+        if (threads > p->groups)
+            threads = (int)p->groups;
+        rn->scratch = malloc((size_t)threads * 3 * (size_t)p->run_length * sizeof(float) + 1);
+        if (!rn->scratch)
+            return SN_ERR_OUT_OF_MEMORY;
+    }
+    sn_parallel_for(owners, threads, columns ? columns_task : rows_task, rn);
+    free(rn->scratch);
+    return SN_OK;
 }
 
 sn_status sn_run_norm(const sn_norm_job *job)
 {
-    const sn_plan *p = &job->plan;
-    ptrdiff_t blocks = (p->run_length + SN_ROW_BLOCK - 1) / SN_ROW_BLOCK;
-    run rn = { job, blocks, p->runs * blocks, NULL, NULL, NULL };
-    if (p->groups == 0)
-        return SN_OK;
-    double per_group = p->reduce_count > 0 ? (double)p->reduce_count : 1.0;
-    int threads = sn_threads_for((double)p->groups * per_group);
+    run rn = { job, MODE_FUSED, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL };
+    return execute(&rn);
+}
 
-    if (p->path == SN_PATH_COLUMNS) {
-        ptrdiff_t chunks = (p->lane.dim + SN_COL_BLOCK_WIDTH - 1) / SN_COL_BLOCK_WIDTH;
-        sn_parallel_for(p->outer_count * chunks, threads, columns_task, &rn);
-        return SN_OK;
-    }
-    if (p->path == SN_PATH_ROWS && p->groups < threads && rn.units > 1)
-        return run_split(&rn, threads);
-    if (p->path == SN_PATH_GATHER) {
-        if (threads > p->groups)
-            threads = (int)p->groups;
-        rn.scratch = malloc((size_t)threads * 3 * (size_t)p->run_length * sizeof(float) + 1);
-        if (!rn.scratch)
-            return SN_ERR_OUT_OF_MEMORY;
-    }
-    sn_parallel_for(p->groups, threads, runs_task, &rn);
-    free(rn.scratch);
-    return SN_OK;
+sn_status sn_run_stats(const sn_norm_job *job, sn_group_moments *out)
+{
+    run rn = { job, MODE_STATS, out, NULL, 0, 0, NULL, NULL, NULL, NULL };
+    return execute(&rn);
+}
+
+sn_status sn_run_normalize(const sn_norm_job *job, const sn_group_norm *groups)
+{
+    run rn = { job, MODE_APPLY, NULL, groups, 0, 0, NULL, NULL, NULL, NULL };
+    return execute(&rn);
 }

@@ -21,7 +21,24 @@ typedef struct sn_norm_job {
     float *rstd_out;     /* by group index, or NULL */
 } sn_norm_job;
 
-/* Fails only with SN_ERR_OUT_OF_MEMORY, before anything is written. */
+/* A group's statistics: its shift K and its moments relative to K. */
+typedef struct sn_group_moments {
+    float shift;
+    sn_moments moments;
+} sn_group_moments;
+
+/* What a group is normalized with: y = ((x - shift) - mean) * rstd, then the
+ * affine step with the job's scale and bias. */
+typedef struct sn_group_norm {
+    float shift, mean, rstd;
+} sn_group_norm;
+
+/* Each fails only with SN_ERR_OUT_OF_MEMORY, before anything is written.
+ * Statistics and normalization of every group, fused; mean/rstd outputs. */
 sn_status sn_run_norm(const sn_norm_job *job);
+/* Statistics only, into out[group index] (job->y, scale, bias unused). */
+sn_status sn_run_stats(const sn_norm_job *job, sn_group_moments *out);
+/* Normalization only, with the constants of every group (by group index). */
+sn_status sn_run_normalize(const sn_norm_job *job, const sn_group_norm *groups);
 
 #endif

@@ -29,6 +29,13 @@ static const char *const messages[SN_STATUS_COUNT] = {
     [SN_ERR_SEQ_LENS] = "sequence lengths must be between 0 and the time dimension",
     [SN_ERR_MASK_LAYOUT] = "masking needs B and T in the layout, and a reduced batch axis "
                            "needs the time axis reduced inside it",
+    [SN_ERR_MOMENTUM] = "momentum must be in [0, 1]",
+    [SN_ERR_USE_SAMPLE] = "use_sample must be in [0, 1]",
+    [SN_ERR_PARAM_VERSION] = "param_version must be 0, 1 or 2",
+    [SN_ERR_INIT_VALUE] = "gamma_init/beta_init must be a number, \"zeros\" or \"ones\"",
+    [SN_ERR_MASKED_TIME] = "the current preset needs masked_time set when sequence lengths "
+                           "are given",
+    [SN_ERR_CORRECTION] = "variance correction must be finite and >= 0",
 };
 
 const char *sn_status_string(sn_status status)
