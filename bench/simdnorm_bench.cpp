@@ -2,9 +2,23 @@
 //
 // One benchmark per layer, ISA, shape and thread count, named
 //   layer_norm/avx512/8192x768/threads:1
+//   norm TF/avx2/32x200x512/threads:2
 // and next to them, for every shape and thread count, a memcpy of the same
 // bytes (x -> y), so that both run in the same binary run:
 //   memcpy/8192x768/threads:1
+//
+// Layers (every one out of place, with scale and bias, epsilon 1e-6)
+//   layer_norm         sn_layer_norm_f32 over the last axis of [rows, features]
+//   norm F             sn_norm, layout "BTF", axes "F", params over F (layer norm)
+//   norm TF            sn_norm, layout "BTF", axes "TF", params over F (group norm,
+//                      one group)
+//   norm T             sn_norm, axes "T", params over F: layout "BTF" on
+//                      32x200x512 (instance norm over time), layout "BFT" on
+//                      16x64x4096 (instance norm over the last axis, per (B,F))
+//   norm except_batch  sn_norm, layout "BFT", axes "except_batch", params over F
+//                      (channels-first [N,C,L], 512 channels)
+//   group_norm 32      sn_norm on [2,320,64,64] viewed as [2,32,10,4096]: axes
+//                      {2,3} and params over {1,2} (320 channels) as bitmasks
 //
 // Counters
 //   bw          (bytes read + bytes written) / wall time, decimal units:
@@ -24,9 +38,11 @@
 //   build/bench/simdnorm_bench
 //   build/bench/simdnorm_bench --benchmark_filter='8192x768/'
 //   build/bench/simdnorm_bench --benchmark_filter='(memcpy|avx512)/.*threads:1'
+//   build/bench/simdnorm_bench --benchmark_filter='^(norm|group_norm|memcpy/(32x200|16x64|8x512|2x32))'
 //   build/bench/simdnorm_bench --benchmark_repetitions=9 --benchmark_out=bench.json
 //
-// Adding a layer: one run function and one row of kLayers.
+// Adding a layer: one row of kLayers (a configuration of sn_norm), or one run
+// function and a row for anything else.
 
 #include <benchmark/benchmark.h>
 #include <simdnorm.h>
@@ -109,9 +125,22 @@ void fill_uniform(float *p, std::size_t n, float lo, float hi, std::uint64_t see
 struct Workspace {
     Dims dims;
     std::size_t elements = 1;
-    std::size_t params = 1;  // length of scale and bias: the largest dim
+    std::size_t params = 1;  // length of scale and bias (at least the largest dim)
     Buffer x, y, scale, bias;
 };
+
+// Scale and bias of at least n floats; reallocated (outside any timing) when
+// a layer needs more than the workspace has.
+void ensure_params(Workspace &ws, std::size_t n)
+{
+    if (n <= ws.params)
+        return;
+    ws.params = n;
+    ws.scale = alloc_floats(n);
+    ws.bias = alloc_floats(n);
+    fill_uniform(ws.scale.get(), n, 0.5f, 1.5f, 3);
+    fill_uniform(ws.bias.get(), n, -0.5f, 0.5f, 4);
+}
 
 Workspace &workspace(const Dims &dims)
 {
@@ -149,27 +178,110 @@ double bytes_moved(const Workspace &ws) { return 2.0 * ws.elements * sizeof(floa
 
 // -------------------------------------------------------------- layers
 
+struct Layer;
+
 // A layer's run function computes the layer on ws.x into ws.y (with scale
 // and bias when the layer has them) under the ISA and threads already set.
-using RunFn = sn_status (*)(const Workspace &ws);
+using RunFn = sn_status (*)(const Layer &layer, const Workspace &ws);
 
-sn_status run_layer_norm(const Workspace &ws)
+// How sn_norm is called: the reduced axes as a bitmask or a description, the
+// layout the description is read against, and the parameter axes as a
+// bitmask or a description (scale and bias dense over them in tensor order).
+struct NormConfig {
+    unsigned axes = 0;
+    const char *axes_text = nullptr;
+    const char *layout = nullptr;
+    unsigned param_axes = SN_AXES_DEFAULT;
+    const char *param_text = nullptr;
+};
+
+struct Layer {
+    const char *name;
+    RunFn run;
+    std::vector<Dims> shapes;
+    NormConfig norm;  // for run_norm
+};
+
+sn_status run_layer_norm(const Layer &, const Workspace &ws)
 {
     std::size_t features = static_cast<std::size_t>(ws.dims.back());
     return sn_layer_norm_f32(ws.x.get(), ws.y.get(), ws.elements / features, features,
                              ws.scale.get(), ws.bias.get(), kEpsilon);
 }
 
-struct Layer {
-    const char *name;
-    RunFn run;
-    std::vector<Dims> shapes;
-};
+sn_status run_norm(const Layer &layer, const Workspace &ws)
+{
+    int rank = static_cast<int>(ws.dims.size());
+    sn_tensor x = sn_tensor_dense(ws.x.get(), SN_FLOAT32, rank, ws.dims.data());
+    sn_tensor y = sn_tensor_dense(ws.y.get(), SN_FLOAT32, rank, ws.dims.data());
+    sn_norm_options o = SN_NORM_DEFAULTS;
+    o.axes = layer.norm.axes;
+    o.axes_text = layer.norm.axes_text;
+    o.layout = layer.norm.layout;
+    o.param_axes = layer.norm.param_axes;
+    o.param_text = layer.norm.param_text;
+    o.epsilon = kEpsilon;
+    o.scale = ws.scale.get();
+    o.bias = ws.bias.get();
+    return sn_norm(&x, &y, &o);
+}
 
-// One row per layer. Layer norm: over the last axis, with scale and bias.
+// The number of scale (and bias) values a layer reads on dims: the product of
+// the dims of its parameter axes (the last dim for layer_norm); 0 when the
+// description cannot be parsed (the call itself then reports why).
+std::size_t param_count(const Layer &layer, const Dims &dims)
+{
+    if (layer.run != run_norm)
+        return static_cast<std::size_t>(dims.back());
+    const NormConfig &c = layer.norm;
+    unsigned mask = c.param_axes;
+    if (c.param_text) {
+        if (sn_axes_parse(c.param_text, c.layout, dims.data(), &mask) != SN_OK)
+            return 0;
+    } else if (mask == SN_AXES_DEFAULT) {
+        const char *f = c.layout ? std::strchr(c.layout, 'F') : nullptr;
+        mask = 1u << (f ? f - c.layout : static_cast<std::ptrdiff_t>(dims.size()) - 1);
+    }
+    std::size_t n = 1;
+    for (std::size_t i = 0; i < dims.size(); i++)
+        if (mask >> i & 1u)
+            n *= static_cast<std::size_t>(dims[i]);
+    return n;
+}
+
+NormConfig norm_text(const char *layout, const char *axes, const char *params)
+{
+    NormConfig c;
+    c.layout = layout;
+    c.axes_text = axes;
+    c.param_text = params;
+    return c;
+}
+
+NormConfig norm_bits(unsigned axes, unsigned params)
+{
+    NormConfig c;
+    c.axes = axes;
+    c.param_axes = params;
+    return c;
+}
+
+// One row per layer (configuration), with its shapes.
 const Layer kLayers[] = {
+    // Over the last axis, with scale and bias.
     {"layer_norm", run_layer_norm,
-     {{8192, 256}, {8192, 768}, {8192, 1024}, {2048, 4096}, {64, 65536}, {1, 768}}},
+     {{8192, 256}, {8192, 768}, {8192, 1024}, {2048, 4096}, {64, 65536}, {1, 768}}, {}},
+    // sn_norm on [B,T,F]: layer norm, group norm with one group, instance norm over T.
+    {"norm F", run_norm, {{32, 200, 512}}, norm_text("BTF", "F", "F")},
+    {"norm TF", run_norm, {{32, 200, 512}}, norm_text("BTF", "TF", "F")},
+    {"norm T", run_norm, {{32, 200, 512}}, norm_text("BTF", "T", "F")},
+    // Instance norm over the last axis of [B,F,T], one group per (B,F).
+    {"norm T", run_norm, {{16, 64, 4096}}, norm_text("BFT", "T", "F")},
+    // Channels-first [N,C,L], everything but the batch axis, 512 channels.
+    {"norm except_batch", run_norm, {{8, 512, 1024}}, norm_text("BFT", "except_batch", "F")},
+    // Group norm, 32 groups of 10 channels, on [2,320,64,64] seen as
+    // [2,32,10,4096]: reduce {2,3}, params over {1,2} (320 channels).
+    {"group_norm 32", run_norm, {{2, 32, 10, 4096}}, norm_bits(0xCu, 0x6u)},
 };
 
 // ------------------------------------------------------------- memcpy
@@ -253,25 +365,31 @@ void bm_layer(benchmark::State &state, const Layer *layer, sn_isa isa, Dims dims
         return;
     }
     Workspace &ws = workspace(dims);
+    ensure_params(ws, param_count(*layer, dims));
     sn_status status = sn_set_isa(isa);
     if (status == SN_OK)
         status = sn_set_num_threads(threads);
     if (status == SN_OK)
-        status = layer->run(ws);  // warm-up: pages, caches, the OpenMP pool
+        status = layer->run(*layer, ws);  // warm-up: pages, caches, the OpenMP pool
     if (status != SN_OK) {
-        state.SkipWithError(sn_status_string(status));
+        std::string why = sn_status_string(status);
+        if (status == SN_ERR_AXES_DESCRIPTION || status == SN_ERR_LAYOUT || status == SN_ERR_PARAM_SHAPE)
+            why += std::string(" (") + sn_last_error_detail() + ")";
+        state.SkipWithError(why.c_str());
+        sn_set_isa(SN_ISA_AUTO);
+        sn_set_num_threads(0);
         return;
     }
     // The memcpy reference is timed again right before each timed loop (each
     // repetition), so that pct_memcpy compares runs made under the same load.
     std::size_t bytes = ws.elements * sizeof(float);
     double memcpy_s = median_call_seconds([&] { copy_bytes(ws.y.get(), ws.x.get(), bytes, threads); });
-    layer->run(ws);
+    layer->run(*layer, ws);
 
     int failed = 0;
     auto t0 = std::chrono::steady_clock::now();
     for (auto _ : state) {
-        failed |= layer->run(ws) != SN_OK;
+        failed |= layer->run(*layer, ws) != SN_OK;
         benchmark::ClobberMemory();
     }
     double per_call = seconds_since(t0) / static_cast<double>(state.iterations());

@@ -8,8 +8,10 @@
  * percentage of a memcpy of the same bytes timed in the same run, and the
  * largest error against a float64 reference computed here.
  *
- * Adding a layer: one run function, one reference (max error) function, and
- * one row per shape in the workloads table.
+ * Adding a layer: one row per shape in the workloads table: for a
+ * configuration of sn_norm its axes, layout and parameter axes (run_norm and
+ * norm_error serve every one); for anything else a run function and a
+ * reference (max error) function.
  *
  * Exit status: 0 when every call succeeded within the accuracy bar, 1 when
  * one did not, 2 on a usage error.
@@ -88,18 +90,41 @@ static float *alloc_floats(size_t n)
 
 /* ----------------------------------------------------------- workloads */
 
+/* How a workload calls sn_norm: axes and param axes each as a description
+ * (read against layout) or as a bitmask, plus the masks they must come to,
+ * which the float64 reference uses (so that it does not depend on the
+ * library's parser). */
+typedef struct norm_config {
+    const char *layout;     /* or NULL */
+    const char *axes_text;  /* or NULL: then axes */
+    unsigned axes;
+    const char *param_text; /* or NULL: then param_axes */
+    unsigned param_axes;
+    unsigned ref_axes;      /* the reduced axes, bit i = axis i */
+    unsigned ref_params;    /* the axes scale and bias vary along */
+    const char *note;       /* what the configuration is, for the legend */
+} norm_config;
+
+/* Scale and bias of a norm workload: dense over its param axes. */
+typedef struct params {
+    const float *scale;
+    const float *bias;
+} params;
+
 typedef struct workload workload;
 struct workload {
     const char *layer;
     int rank;
     ptrdiff_t dims[SN_MAX_RANK];
     const data_kind *data;
-    /* Computes the layer on x into y (no scale, no bias) with the ISA and
-     * threads already set. */
-    sn_status (*run)(const workload *w, const float *x, float *y);
-    /* The largest |y - y_ref| / max(1, |y_ref|) over all elements, y_ref the
-     * normalized value computed in float64 from the same float32 x. */
-    double (*max_error)(const workload *w, const float *x, const float *y);
+    /* Computes the layer on x into y with the ISA and threads already set;
+     * layer_norm without scale or bias, norm with p's. */
+    sn_status (*run)(const workload *w, const float *x, float *y, const params *p);
+    /* The largest |n - n_ref| / max(1, |n_ref|) over all elements: n_ref the
+     * normalized value computed in float64 from the same float32 x, n the one
+     * in y (with scale and bias: (y - bias) / scale, computed in float64). */
+    double (*max_error)(const workload *w, const float *x, const float *y, const params *p);
+    const norm_config *norm; /* NULL for layer_norm */
 };
 
 static size_t elements(const workload *w)
@@ -111,24 +136,27 @@ static size_t elements(const workload *w)
 }
 
 /* |y - ref| / max(1, |ref|); NaN or Inf in y counts as an infinite error. */
-static double relative_error(float y, double ref)
+static double relative_error(double y, double ref)
 {
     if (!isfinite(y))
         return INFINITY;
     double scale = fabs(ref) > 1.0 ? fabs(ref) : 1.0;
-    return fabs((double)y - ref) / scale;
+    return fabs(y - ref) / scale;
 }
 
 /* --- layer norm: over the last axis */
 
-static sn_status run_layer_norm(const workload *w, const float *x, float *y)
+static sn_status run_layer_norm(const workload *w, const float *x, float *y, const params *p)
 {
+    (void)p;
     size_t features = (size_t)w->dims[w->rank - 1];
     return sn_layer_norm_f32(x, y, elements(w) / features, features, NULL, NULL, EPSILON);
 }
 
-static double layer_norm_error(const workload *w, const float *x, const float *y)
+static double layer_norm_error(const workload *w, const float *x, const float *y,
+                               const params *p)
 {
+    (void)p;
     size_t features = (size_t)w->dims[w->rank - 1], rows = elements(w) / features;
     double worst = 0.0;
     for (size_t r = 0; r < rows; r++) {
@@ -157,12 +185,173 @@ static double layer_norm_error(const workload *w, const float *x, const float *y
     return worst;
 }
 
+/* --- norm: any axes, params over any axes */
+
+/* The number of scale (and bias) values: the product of the param axes' dims. */
+static size_t param_count(const workload *w)
+{
+    size_t n = 1;
+    for (int i = 0; i < w->rank; i++)
+        if (w->norm->ref_params >> i & 1u)
+            n *= (size_t)w->dims[i];
+    return n;
+}
+
+static sn_status run_norm(const workload *w, const float *x, float *y, const params *p)
+{
+    const norm_config *c = w->norm;
+    sn_tensor xt = sn_tensor_dense((void *)x, SN_FLOAT32, w->rank, w->dims);
+    sn_tensor yt = sn_tensor_dense(y, SN_FLOAT32, w->rank, w->dims);
+    sn_norm_options o = SN_NORM_DEFAULTS;
+    o.layout = c->layout;
+    o.axes_text = c->axes_text;
+    o.axes = c->axes;
+    o.param_text = c->param_text;
+    o.param_axes = c->param_axes;
+    o.epsilon = EPSILON;
+    o.scale = p->scale;
+    o.bias = p->bias;
+    return sn_norm(&xt, &yt, &o);
+}
+
+/* Walks a dense row-major tensor in memory order, keeping for the current
+ * element its group (linear index over the kept axes), its position in the
+ * group (linear index over the reduced axes) and its parameter index (linear
+ * index over the param axes): no division per element. */
+typedef struct walker {
+    int rank;
+    ptrdiff_t dims[SN_MAX_RANK], index[SN_MAX_RANK];
+    size_t step[3][SN_MAX_RANK]; /* group, position, param: stride of each axis */
+    size_t at[3];
+} walker;
+
+enum { GROUP, POSITION, PARAM };
+
+static void walker_init(walker *k, const workload *w, unsigned reduced, unsigned params,
+                        size_t *groups, size_t *group_size)
+{
+    size_t size[3] = { 1, 1, 1 };
+    k->rank = w->rank;
+    for (int i = w->rank - 1; i >= 0; i--) {
+        unsigned bit = 1u << i;
+        k->dims[i] = w->dims[i];
+        k->index[i] = 0;
+        int which[3] = { !(reduced & bit), (reduced & bit) != 0, (params & bit) != 0 };
+        for (int s = 0; s < 3; s++) {
+            k->step[s][i] = which[s] ? size[s] : 0;
+            if (which[s])
+                size[s] *= (size_t)w->dims[i];
+        }
+    }
+    k->at[GROUP] = k->at[POSITION] = k->at[PARAM] = 0;
+    *groups = size[GROUP];
+    *group_size = size[POSITION];
+}
+
+static void walker_next(walker *k)
+{
+    for (int i = k->rank - 1; i >= 0; i--) {
+        for (int s = 0; s < 3; s++)
+            k->at[s] += k->step[s][i];
+        if (++k->index[i] < k->dims[i])
+            return;
+        for (int s = 0; s < 3; s++)
+            k->at[s] -= k->step[s][i] * (size_t)k->dims[i];
+        k->index[i] = 0;
+    }
+}
+
+static double norm_error(const workload *w, const float *x, const float *y, const params *p)
+{
+    const norm_config *c = w->norm;
+    size_t n = elements(w), groups, group_size;
+    walker k;
+    walker_init(&k, w, c->ref_axes, c->ref_params, &groups, &group_size);
+    double *shift = calloc(groups, sizeof(double)), *mean = calloc(groups, sizeof(double));
+    double *dev = calloc(groups, sizeof(double)), *sq = calloc(groups, sizeof(double));
+    double worst = INFINITY;
+    if (!shift || !mean || !dev || !sq || group_size == 0)
+        goto done;
+    /* As for layer norm: a shifted sum for the mean (the shift is the group's
+     * first element, which comes first in memory order), then the corrected
+     * two-pass variance. */
+    for (size_t i = 0; i < n; i++, walker_next(&k)) {
+        if (k.at[POSITION] == 0)
+            shift[k.at[GROUP]] = x[i];
+        mean[k.at[GROUP]] += x[i] - shift[k.at[GROUP]];
+    }
+    for (size_t g = 0; g < groups; g++)
+        mean[g] = shift[g] + mean[g] / (double)group_size;
+    walker_init(&k, w, c->ref_axes, c->ref_params, &groups, &group_size);
+    for (size_t i = 0; i < n; i++, walker_next(&k)) {
+        double d = x[i] - mean[k.at[GROUP]];
+        dev[k.at[GROUP]] += d;
+        sq[k.at[GROUP]] += d * d;
+    }
+    for (size_t g = 0; g < groups; g++) {
+        double var = (sq[g] - dev[g] * dev[g] / (double)group_size) / (double)group_size;
+        sq[g] = 1.0 / sqrt(var + (double)EPSILON); /* sq now holds rstd */
+    }
+    worst = 0.0;
+    walker_init(&k, w, c->ref_axes, c->ref_params, &groups, &group_size);
+    for (size_t i = 0; i < n; i++, walker_next(&k)) {
+        size_t g = k.at[GROUP], q = k.at[PARAM];
+        /* The normalized value back from y: exact enough in float64 (the scales
+         * are powers of two; y - bias is exact). */
+        double normalized = isfinite(y[i]) ? ((double)y[i] - p->bias[q]) / p->scale[q] : INFINITY;
+        double e = relative_error(normalized, (x[i] - mean[g]) * sq[g]);
+        if (!(e <= worst))
+            worst = e;
+    }
+done:
+    free(shift);
+    free(mean);
+    free(dev);
+    free(sq);
+    return worst;
+}
+
+/* Scale: 0.5, 1 or 2 (powers of two, so that the normalized value can be read
+ * back from y exactly); bias: uniform in [-0.5, 0.5), rounded to float32. */
+static void fill_params(float *scale, float *bias, size_t n, uint64_t seed)
+{
+    static const float scales[3] = { 0.5f, 1.0f, 2.0f };
+    rng_state = seed;
+    for (size_t i = 0; i < n; i++) {
+        scale[i] = scales[next_u64() % 3];
+        bias[i] = (float)(next_unit() - 0.5);
+    }
+}
+
+/* B=0 T=1 F=2 for "BTF"; B=0 F=1 T=2 for "BFT". */
+static const norm_config norm_btf_f = { "BTF", "F", 0, "F", 0, 0x4u, 0x4u, "layer norm" };
+static const norm_config norm_btf_tf = { "BTF", "TF", 0, "F", 0, 0x6u, 0x4u,
+                                         "group norm, one group" };
+static const norm_config norm_btf_t = { "BTF", "T", 0, "F", 0, 0x2u, 0x4u,
+                                        "instance norm over time" };
+static const norm_config norm_bft_t = { "BFT", "T", 0, "F", 0, 0x4u, 0x2u,
+                                        "instance norm over the last axis, per (B,F)" };
+static const norm_config norm_bft_except_batch = { "BFT", "except_batch", 0, "F", 0, 0x6u, 0x2u,
+                                                   "channels first, 512 channels" };
+/* [2,320,64,64] as [2,32,10,4096]: 32 groups of 10 channels, params over the
+ * 320 channels; bitmasks, no layout. */
+static const norm_config norm_group_32 = { NULL, NULL, 0xCu, NULL, 0x6u, 0xCu, 0x6u,
+                                           "[2,320,64,64] in 32 groups, 320 channels" };
+
+#define NORM(config) run_norm, norm_error, config
+
 /* The default workload: every layer built so far, one row per shape. */
 static const workload workloads[] = {
-    { "layer_norm", 2, { 8192, 768 }, &normal_data, run_layer_norm, layer_norm_error },
-    { "layer_norm", 2, { 2048, 4096 }, &offset_data, run_layer_norm, layer_norm_error },
-    { "layer_norm", 2, { 64, 65536 }, &far_data, run_layer_norm, layer_norm_error },
-    { "layer_norm", 2, { 1, 768 }, &normal_data, run_layer_norm, layer_norm_error },
+    { "layer_norm", 2, { 8192, 768 }, &normal_data, run_layer_norm, layer_norm_error, NULL },
+    { "layer_norm", 2, { 2048, 4096 }, &offset_data, run_layer_norm, layer_norm_error, NULL },
+    { "layer_norm", 2, { 64, 65536 }, &far_data, run_layer_norm, layer_norm_error, NULL },
+    { "layer_norm", 2, { 1, 768 }, &normal_data, run_layer_norm, layer_norm_error, NULL },
+    { "norm F", 3, { 32, 200, 512 }, &normal_data, NORM(&norm_btf_f) },
+    { "norm TF", 3, { 32, 200, 512 }, &normal_data, NORM(&norm_btf_tf) },
+    { "norm T", 3, { 32, 200, 512 }, &offset_data, NORM(&norm_btf_t) },
+    { "norm T", 3, { 16, 64, 4096 }, &far_data, NORM(&norm_bft_t) },
+    { "norm except_batch", 3, { 8, 512, 1024 }, &offset_data, NORM(&norm_bft_except_batch) },
+    { "group_norm 32", 4, { 2, 32, 10, 4096 }, &normal_data, NORM(&norm_group_32) },
 };
 
 /* -------------------------------------------------------------- timing */
@@ -291,12 +480,13 @@ typedef struct layer_job {
     const workload *w;
     const float *x;
     float *y;
+    const params *p;
 } layer_job;
 
 static sn_status layer_call(void *context)
 {
     const layer_job *job = context;
-    return job->w->run(job->w, job->x, job->y);
+    return job->w->run(job->w, job->x, job->y, job->p);
 }
 
 /* ------------------------------------------------------------- report */
@@ -353,6 +543,42 @@ static void shape_text(const workload *w, char *out, size_t size)
         used += (size_t)snprintf(out + used, size - used, "%s%td", i ? "x" : "", w->dims[i]);
 }
 
+/* "{1,2}" for the bits of a mask. */
+static void mask_text(unsigned mask, char *out, size_t size)
+{
+    size_t used = (size_t)snprintf(out, size, "{");
+    for (int i = 0; i < SN_MAX_RANK && used < size; i++)
+        if (mask >> i & 1u)
+            used += (size_t)snprintf(out + used, size - used, "%s%d", used > 1 ? "," : "", i);
+    if (used < size)
+        snprintf(out + used, size - used, "}");
+}
+
+/* One line per norm workload: how sn_norm is called. */
+static void print_norm_legend(const workload *ws, size_t count)
+{
+    printf("norm rows: sn_norm with scale (0.5, 1 or 2) and bias (in [-0.5, 0.5)) dense over\n"
+           "the param axes; max err on the normalized value (y - bias) / scale.\n");
+    for (size_t i = 0; i < count; i++) {
+        const norm_config *c = ws[i].norm;
+        char shape[64], axes[64], param_axes[64];
+        if (!c)
+            continue;
+        shape_text(&ws[i], shape, sizeof shape);
+        if (c->axes_text)
+            snprintf(axes, sizeof axes, "\"%s\"", c->axes_text);
+        else
+            mask_text(c->axes, axes, sizeof axes);
+        if (c->param_text)
+            snprintf(param_axes, sizeof param_axes, "\"%s\"", c->param_text);
+        else
+            mask_text(c->param_axes, param_axes, sizeof param_axes);
+        printf("  %-18s %-13s layout %-4s axes %-14s params %-6s %s\n", ws[i].layer, shape,
+               c->layout ? c->layout : "-", axes, param_axes, c->note);
+    }
+    printf("\n");
+}
+
 static void usage(FILE *f, const char *argv0)
 {
     fprintf(f,
@@ -367,7 +593,7 @@ static void usage(FILE *f, const char *argv0)
             argv0);
 }
 
-#define ROW_FORMAT "%-11s %-11s %-12s %-7s %7s %12s %8s %11s %8s  %s\n"
+#define ROW_FORMAT "%-18s %-13s %-12s %-7s %7s %12s %8s %11s %8s  %s\n"
 
 int main(int argc, char **argv)
 {
@@ -402,20 +628,22 @@ int main(int argc, char **argv)
            env_isa ? env_isa : "unset");
     printf("threads:        %d (OMP_NUM_THREADS=%s)\n", max_threads, env_threads ? env_threads : "unset");
     printf("\n");
-    printf("Workload: each layer out of place, epsilon %g, no scale or bias, on data drawn\n"
-           "from N(mean,std) and rounded to float32.\n"
+    printf("Workload: each layer out of place, epsilon %g, on data drawn from N(mean,std)\n"
+           "and rounded to float32; layer_norm without scale or bias.\n"
            "time: median of %d batches of >= %g ms. GB/s: (bytes read + bytes written) / time,\n"
            "1 GB = 1e9 B. memcpy GB/s: a memcpy of the same bytes (x -> y, same threads),\n"
            "its batches alternating with the layer's; %% memcpy = memcpy time / layer time.\n"
-           "max err: largest |y - y_ref| / max(1, |y_ref|) against float64; the bar is %g.\n\n",
+           "max err: largest |n - n_ref| / max(1, |n_ref|), n the normalized value, n_ref float64;\n"
+           "the bar is %g.\n\n",
            (double)EPSILON, plan.batches, plan.batch_seconds * 1e3, ERROR_BAR);
+    size_t n_workloads = sizeof workloads / sizeof workloads[0];
+    print_norm_legend(workloads, n_workloads);
     printf(ROW_FORMAT, "layer", "shape", "data", "ISA", "threads", "time (us)", "GB/s", "memcpy GB/s",
            "% memcpy", "max err");
 
     int thread_counts[2] = { 1, max_threads };
     int n_thread_counts = max_threads > 1 ? 2 : 1;
     int failures = 0;
-    size_t n_workloads = sizeof workloads / sizeof workloads[0];
 
     for (size_t wi = 0; wi < n_workloads; wi++) {
         const workload *w = &workloads[wi];
@@ -423,22 +651,30 @@ int main(int argc, char **argv)
         double bytes = 2.0 * (double)n * sizeof(float);
         char shape[64];
         shape_text(w, shape, sizeof shape);
+        size_t n_params = w->norm ? param_count(w) : 0;
         float *x = alloc_floats(n), *y = alloc_floats(n);
-        if (!x || !y) {
+        float *scale = n_params ? alloc_floats(n_params) : NULL;
+        float *bias = n_params ? alloc_floats(n_params) : NULL;
+        params p = { scale, bias };
+        if (!x || !y || (n_params && (!scale || !bias))) {
             printf(ROW_FORMAT, w->layer, shape, w->data->label, "-", "-", "-", "-", "-", "-",
                    "out of memory");
             failures++;
             free(x);
             free(y);
+            free(scale);
+            free(bias);
             continue;
         }
         fill_data(x, n, w->data, 1000 + wi);
+        if (n_params)
+            fill_params(scale, bias, n_params, 2000 + wi);
         memset(y, 0, n * sizeof(float));
 
         for (int ti = 0; ti < n_thread_counts; ti++) {
             int threads = thread_counts[ti];
             copy_job copy = { y, x, n * sizeof(float), threads };
-            layer_job job = { w, x, y };
+            layer_job job = { w, x, y, &p };
             for (int isa = SN_ISA_SCALAR; isa <= SN_ISA_NEON; isa++) {
                 if (!sn_isa_supported((sn_isa)isa))
                     continue;
@@ -460,7 +696,7 @@ int main(int argc, char **argv)
                     continue;
                 }
                 /* y holds the output of the last call of the layer. */
-                double err = w->max_error(w, x, y);
+                double err = w->max_error(w, x, y, &p);
                 int ok = err <= ERROR_BAR;
                 failures += !ok;
                 snprintf(time_text, sizeof time_text, "%.3f", s * 1e6);
@@ -475,6 +711,8 @@ int main(int argc, char **argv)
         }
         free(x);
         free(y);
+        free(scale);
+        free(bias);
     }
     sn_set_isa(SN_ISA_AUTO);
     sn_set_num_threads(0);
