@@ -276,7 +276,8 @@ typedef struct sn_batch_norm_options {
     int masked_time;                   /**< leave padded frames out of the batch statistics;
                                             SN_UNSET, 0 or 1 */
     float correction;                  /**< running variance from m2 / (n - correction):
-                                            0 biased (RETURNN), 1 Bessel (PyTorch) */
+                                            0 biased (RETURNN), 1 Bessel (PyTorch); where
+                                            n - correction <= 0 the biased variance is used */
     const char *layout;                /**< role of each axis, e.g. "BTF", "BFSS"; F is the
                                             feature axis, B and T are used for masking.
                                             NULL: the feature axis is feature_axis */

@@ -18,12 +18,12 @@ typedef struct run {
     mode mode;
     sn_group_moments *moments_out;   /* MODE_STATS: by group index */
     const sn_group_norm *given;      /* MODE_APPLY: by group index */
-    ptrdiff_t blocks;        /* ROWS: row blocks per run; COLUMNS: row blocks per run */
+    ptrdiff_t blocks;        /* units per run: row blocks (ROWS) or row units (COLUMNS) */
     ptrdiff_t units;         /* runs * blocks: the fixed pieces a group is reduced in */
     sn_moments *partial;     /* split: moments of every (group or panel, unit[, lane]) */
     sn_group_norm *stats;    /* split: constants of every group */
     float *shifts;           /* split: shift of every group */
-    float *scratch;          /* GATHER: three runs per thread (x, scale, bias) */
+    void *scratch;           /* per thread: GATHER's run copies, COLUMNS' lane arrays */
 } run;
 
 static ptrdiff_t min_ptrdiff(ptrdiff_t a, ptrdiff_t b)
@@ -191,7 +191,8 @@ static void rows_task(void *context, ptrdiff_t index, int thread)
     run *rn = context;
     const sn_norm_job *job = rn->job;
     const sn_plan *p = &job->plan;
-    float *scratch = rn->scratch ? rn->scratch + (ptrdiff_t)thread * 3 * p->run_length : NULL;
+    float *scratch = rn->scratch ? (float *)rn->scratch + (ptrdiff_t)thread * 3 * p->run_length
+                                 : NULL;
     sn_offsets g;
     outer_position(p, index, &g);
     float shift = 0.0f;
@@ -241,64 +242,76 @@ static void rows_split_normalize_task(void *context, ptrdiff_t item, int thread)
 
 /* ----------------------------------------------------------------- COLUMNS */
 
-/* A panel is up to SN_COL_BLOCK_WIDTH adjacent groups along the lane axis.
- * Its units are blocks of SN_COL_BLOCK_ROWS rows (steps of the last reduced
- * axis) of each run, reduced by the column kernels and merged in order. */
+/* A panel is one outer position with all the groups of the lane axis. Rows
+ * (steps of the last reduced axis) are walked in order, each row across all
+ * lanes in chunks of SN_COL_BLOCK_WIDTH, so memory is read row after row.
+ * A unit is SN_COL_UNIT_ROWS rows of one run: its moments are merged from
+ * blocks of SN_COL_BLOCK_ROWS rows, and units are merged in order. */
+#define SN_COL_UNIT_ROWS (8 * SN_COL_BLOCK_ROWS)
+
 typedef struct panel {
-    sn_offsets g;         /* the panel's outer position */
-    const float *x;       /* first lane of the panel, outer offset applied */
+    sn_offsets g;   /* the panel's outer position */
+    const float *x; /* first lane, outer offset applied */
     float *y;
-    ptrdiff_t group;      /* group index of the first lane */
-    ptrdiff_t param;      /* parameter offset of the first lane */
-    ptrdiff_t lane0;
-    size_t width;
 } panel;
 
-static ptrdiff_t lane_chunks(const sn_plan *p)
+/* Per-thread arrays of a panel, one entry per lane. */
+typedef struct lanes {
+    float *shift_in, *shift, *mean, *rstd;
+    sn_moments *total, *unit;
+} lanes;
+
+static size_t lanes_bytes(ptrdiff_t count)
 {
-    return (p->lane.dim + SN_COL_BLOCK_WIDTH - 1) / SN_COL_BLOCK_WIDTH;
+    return (size_t)count * (4 * sizeof(float) + 2 * sizeof(sn_moments));
+}
+
+static lanes lanes_at(void *memory, ptrdiff_t count)
+{
+    lanes l;
+    l.total = memory;
+    l.unit = l.total + count;
+    l.shift_in = (float *)(l.unit + count);
+    l.shift = l.shift_in + count;
+    l.mean = l.shift + count;
+    l.rstd = l.mean + count;
+    return l;
 }
 
 static panel panel_at(const sn_norm_job *job, ptrdiff_t index)
 {
-    const sn_plan *p = &job->plan;
-    ptrdiff_t chunks = lane_chunks(p);
     panel pn;
-    pn.lane0 = (index % chunks) * SN_COL_BLOCK_WIDTH;
-    pn.width = (size_t)min_ptrdiff(SN_COL_BLOCK_WIDTH, p->lane.dim - pn.lane0);
-    outer_position(p, index / chunks, &pn.g);
-    pn.x = job->x + pn.g.x + pn.lane0;
-    pn.y = job->y + pn.g.y + pn.lane0;
-    pn.group = pn.g.group + pn.lane0 * p->lane.group_stride;
-    pn.param = pn.g.param + pn.lane0 * p->lane.param_stride;
+    outer_position(&job->plan, index, &pn.g);
+    pn.x = job->x + pn.g.x;
+    pn.y = job->y + pn.g.y;
     return pn;
 }
 
-/* Lanes of the panel that are time steps past their sequence's end. */
+/* Lanes from this one on are time steps past their sequence's end. */
 static ptrdiff_t first_padded_lane(const sn_plan *p, const panel *pn)
 {
     if (!p->seq_lens || p->lane.mask_role != SN_MASK_ROLE_TIME || pn->g.batch < 0)
-        return (ptrdiff_t)pn->width;
-    ptrdiff_t first = p->seq_lens[pn->g.batch] - pn->lane0;
-    return first < 0 ? 0 : min_ptrdiff(first, (ptrdiff_t)pn->width);
+        return p->lane.dim;
+    return min_ptrdiff(p->seq_lens[pn->g.batch], p->lane.dim);
 }
 
 /* The first valid row of the panel: the per-lane shifts. */
 static void panel_shift(const sn_norm_job *job, const panel *pn, float *shift)
 {
     const sn_plan *p = &job->plan;
-    memset(shift, 0, pn->width * sizeof *shift);
+    size_t bytes = (size_t)p->lane.dim * sizeof *shift;
+    memset(shift, 0, bytes);
     for (ptrdiff_t r = 0; r < p->runs; r++) {
         sn_offsets at;
         run_position(p, r, &at);
         if (valid_length(p, &pn->g, &at) > 0) {
-            memcpy(shift, pn->x + at.x, pn->width * sizeof *shift);
+            memcpy(shift, pn->x + at.x, bytes);
             return;
         }
     }
 }
 
-/* Moments of unit u of a panel, one per lane, into out[0..width). */
+/* Moments of unit u of a panel, one per lane, into out. */
 static void panel_unit_moments(const run *rn, const panel *pn, ptrdiff_t u, const float *shift,
                                sn_moments *out)
 {
@@ -306,22 +319,28 @@ static void panel_unit_moments(const run *rn, const panel *pn, ptrdiff_t u, cons
     const sn_axis *rows_axis = run_axis(p);
     sn_offsets at;
     run_position(p, u / rn->blocks, &at);
-    ptrdiff_t begin = (u % rn->blocks) * SN_COL_BLOCK_ROWS;
-    ptrdiff_t rows = min_ptrdiff(valid_length(p, &pn->g, &at) - begin, SN_COL_BLOCK_ROWS);
-    if (rows <= 0) {
-        for (size_t j = 0; j < pn->width; j++)
-            out[j] = sn_moments_empty();
-        return;
+    ptrdiff_t begin = (u % rn->blocks) * SN_COL_UNIT_ROWS;
+    ptrdiff_t end = min_ptrdiff(valid_length(p, &pn->g, &at), begin + SN_COL_UNIT_ROWS);
+    sn_moments block[SN_COL_BLOCK_WIDTH];
+    for (ptrdiff_t j = 0; j < p->lane.dim; j++)
+        out[j] = sn_moments_empty();
+    for (ptrdiff_t i = begin; i < end; i += SN_COL_BLOCK_ROWS) {
+        const float *x = pn->x + at.x + i * rows_axis->x_stride;
+        size_t rows = (size_t)min_ptrdiff(SN_COL_BLOCK_ROWS, end - i);
+        for (ptrdiff_t c = 0; c < p->lane.dim; c += SN_COL_BLOCK_WIDTH) {
+            size_t width = (size_t)min_ptrdiff(SN_COL_BLOCK_WIDTH, p->lane.dim - c);
+            rn->job->kernels->col_moments_f32(x + c, rows_axis->x_stride, rows, width, shift + c,
+                                              block);
+            for (size_t j = 0; j < width; j++)
+                sn_moments_merge(&out[c + (ptrdiff_t)j], &block[j]);
+        }
     }
-    rn->job->kernels->col_moments_f32(pn->x + at.x + begin * rows_axis->x_stride,
-                                      rows_axis->x_stride, (size_t)rows, pn->width, shift, out);
 }
 
 /* Normalizes rows [begin, end) of run r of a panel; padded rows and lanes are
  * zeroed when the plan asks for it. */
 static void panel_normalize_part(const run *rn, const panel *pn, ptrdiff_t r, ptrdiff_t begin,
-                                 ptrdiff_t end, const float *shift, const float *mean,
-                                 const float *rstd)
+                                 ptrdiff_t end, const lanes *l)
 {
     const sn_norm_job *job = rn->job;
     const sn_plan *p = &job->plan;
@@ -329,116 +348,118 @@ static void panel_normalize_part(const run *rn, const panel *pn, ptrdiff_t r, pt
     sn_offsets at;
     run_position(p, r, &at);
     ptrdiff_t stop = p->zero_masked ? min_ptrdiff(end, valid_length(p, &pn->g, &at)) : end;
+    ptrdiff_t lanes_kept = p->zero_masked ? first_padded_lane(p, pn) : p->lane.dim;
     const float *x = pn->x + at.x;
     float *y = pn->y + at.y;
-    ptrdiff_t param = pn->param + at.param + begin * rows_axis->param_stride;
-    if (stop > begin)
-        job->kernels->col_normalize_f32(x + begin * rows_axis->x_stride, rows_axis->x_stride,
-                                        y + begin * rows_axis->y_stride, rows_axis->y_stride,
-                                        (size_t)(stop - begin), pn->width, shift, mean, rstd,
-                                        job->scale ? job->scale + param : NULL,
-                                        job->bias ? job->bias + param : NULL,
-                                        rows_axis->param_stride, p->lane.param_stride);
-    for (ptrdiff_t i = stop > begin ? stop : begin; i < end; i++)
-        memset(y + i * rows_axis->y_stride, 0, pn->width * sizeof *y);
-    if (p->zero_masked) {
-        ptrdiff_t first = first_padded_lane(p, pn);
-        for (ptrdiff_t i = begin; first < (ptrdiff_t)pn->width && i < end; i++)
-            memset(y + i * rows_axis->y_stride + first, 0,
-                   (pn->width - (size_t)first) * sizeof *y);
+    for (ptrdiff_t i = begin; i < stop; i += SN_COL_BLOCK_ROWS) {
+        size_t rows = (size_t)min_ptrdiff(SN_COL_BLOCK_ROWS, stop - i);
+        for (ptrdiff_t c = 0; c < p->lane.dim; c += SN_COL_BLOCK_WIDTH) {
+            ptrdiff_t param = pn->g.param + at.param + i * rows_axis->param_stride +
+                              c * p->lane.param_stride;
+            job->kernels->col_normalize_f32(
+                x + i * rows_axis->x_stride + c, rows_axis->x_stride,
+                y + i * rows_axis->y_stride + c, rows_axis->y_stride, rows,
+                (size_t)min_ptrdiff(SN_COL_BLOCK_WIDTH, p->lane.dim - c), l->shift + c,
+                l->mean + c, l->rstd + c, job->scale ? job->scale + param : NULL,
+                job->bias ? job->bias + param : NULL, rows_axis->param_stride,
+                p->lane.param_stride);
+        }
+    }
+    for (ptrdiff_t i = begin; i < end; i++) {
+        ptrdiff_t from = i < stop ? lanes_kept : 0;
+        if (from < p->lane.dim)
+            memset(y + i * rows_axis->y_stride + from, 0,
+                   (size_t)(p->lane.dim - from) * sizeof *y);
     }
 }
 
-/* Turns a panel's merged moments into per-lane constants (or records them). */
-static int panel_finish(run *rn, const panel *pn, const float *shift_in, sn_moments *total,
-                        float *shift, float *mean, float *rstd)
+/* Turns a panel's merged moments into per-lane constants (or records them).
+ * Returns whether the panel is to be normalized. */
+static int panel_finish(run *rn, const panel *pn, lanes *l)
 {
     const sn_plan *p = &rn->job->plan;
     ptrdiff_t first = first_padded_lane(p, pn);
-    for (size_t j = 0; j < pn->width; j++) {
-        ptrdiff_t group = pn->group + (ptrdiff_t)j * p->lane.group_stride;
-        if ((ptrdiff_t)j >= first)
-            total[j] = sn_moments_empty();
+    for (ptrdiff_t j = 0; j < p->lane.dim; j++) {
+        ptrdiff_t group = pn->g.group + j * p->lane.group_stride;
+        if (j >= first)
+            l->total[j] = sn_moments_empty();
         if (rn->mode == MODE_STATS) {
-            rn->moments_out[group] = (sn_group_moments){ shift_in[j], total[j] };
+            rn->moments_out[group] = (sn_group_moments){ l->shift_in[j], l->total[j] };
             continue;
         }
-        sn_group_norm s = group_constants(rn, group, shift_in[j], &total[j]);
-        shift[j] = s.shift;
-        mean[j] = s.mean;
-        rstd[j] = s.rstd;
+        sn_group_norm s = group_constants(rn, group, l->shift_in[j], &l->total[j]);
+        l->shift[j] = s.shift;
+        l->mean[j] = s.mean;
+        l->rstd[j] = s.rstd;
     }
     return rn->mode != MODE_STATS;
 }
 
 static void columns_task(void *context, ptrdiff_t index, int thread)
 {
-    (void)thread;
     run *rn = context;
     const sn_plan *p = &rn->job->plan;
     panel pn = panel_at(rn->job, index);
-    float shift[SN_COL_BLOCK_WIDTH], mean[SN_COL_BLOCK_WIDTH], rstd[SN_COL_BLOCK_WIDTH];
-    float shift_in[SN_COL_BLOCK_WIDTH];
-    sn_moments total[SN_COL_BLOCK_WIDTH], block[SN_COL_BLOCK_WIDTH];
-    for (size_t j = 0; j < pn.width; j++)
-        total[j] = sn_moments_empty();
+    lanes l = lanes_at(rn->scratch + (size_t)thread * lanes_bytes(p->lane.dim), p->lane.dim);
+    for (ptrdiff_t j = 0; j < p->lane.dim; j++)
+        l.total[j] = sn_moments_empty();
     if (rn->mode != MODE_APPLY) {
-        panel_shift(rn->job, &pn, shift_in);
+        panel_shift(rn->job, &pn, l.shift_in);
         for (ptrdiff_t u = 0; u < rn->units; u++) {
-            panel_unit_moments(rn, &pn, u, shift_in, block);
-            for (size_t j = 0; j < pn.width; j++)
-                sn_moments_merge(&total[j], &block[j]);
+            panel_unit_moments(rn, &pn, u, l.shift_in, l.unit);
+            for (ptrdiff_t j = 0; j < p->lane.dim; j++)
+                sn_moments_merge(&l.total[j], &l.unit[j]);
         }
     }
-    if (!panel_finish(rn, &pn, shift_in, total, shift, mean, rstd))
+    if (!panel_finish(rn, &pn, &l))
         return;
     for (ptrdiff_t r = 0; r < p->runs; r++)
-        panel_normalize_part(rn, &pn, r, 0, p->run_length, shift, mean, rstd);
+        panel_normalize_part(rn, &pn, r, 0, p->run_length, &l);
 }
 
-/* Split panels: fewer panels than threads; as for rows, with units of rows. */
+/* Split panels: fewer panels than threads; as for rows, by units. */
 static void columns_split_moments_task(void *context, ptrdiff_t item, int thread)
 {
     (void)thread;
     run *rn = context;
-    ptrdiff_t index = item / rn->units;
+    ptrdiff_t lanes_count = rn->job->plan.lane.dim, index = item / rn->units;
     panel pn = panel_at(rn->job, index);
-    panel_unit_moments(rn, &pn, item % rn->units, rn->shifts + index * SN_COL_BLOCK_WIDTH,
-                       rn->partial + item * SN_COL_BLOCK_WIDTH);
+    panel_unit_moments(rn, &pn, item % rn->units, rn->shifts + index * lanes_count,
+                       rn->partial + item * lanes_count);
 }
 
 static void columns_split_normalize_task(void *context, ptrdiff_t item, int thread)
 {
-    (void)thread;
     run *rn = context;
+    const sn_plan *p = &rn->job->plan;
     ptrdiff_t index = item / rn->units, u = item % rn->units;
     panel pn = panel_at(rn->job, index);
-    ptrdiff_t begin = (u % rn->blocks) * SN_COL_BLOCK_ROWS;
-    float shift[SN_COL_BLOCK_WIDTH], mean[SN_COL_BLOCK_WIDTH], rstd[SN_COL_BLOCK_WIDTH];
-    for (size_t j = 0; j < pn.width; j++) {
-        const sn_group_norm *s = &rn->stats[pn.group + (ptrdiff_t)j * rn->job->plan.lane.group_stride];
-        shift[j] = s->shift;
-        mean[j] = s->mean;
-        rstd[j] = s->rstd;
+    lanes l = lanes_at(rn->scratch + (size_t)thread * lanes_bytes(p->lane.dim), p->lane.dim);
+    for (ptrdiff_t j = 0; j < p->lane.dim; j++) {
+        const sn_group_norm *s = &rn->stats[pn.g.group + j * p->lane.group_stride];
+        l.shift[j] = s->shift;
+        l.mean[j] = s->mean;
+        l.rstd[j] = s->rstd;
     }
+    ptrdiff_t begin = (u % rn->blocks) * SN_COL_UNIT_ROWS;
     panel_normalize_part(rn, &pn, u / rn->blocks, begin,
-                         min_ptrdiff(begin + SN_COL_BLOCK_ROWS, rn->job->plan.run_length),
-                         shift, mean, rstd);
+                         min_ptrdiff(begin + SN_COL_UNIT_ROWS, p->run_length), &l);
 }
 
 /* ------------------------------------------------------------------ split */
 
 /* Splits the reduction of few groups (ROWS) or panels (COLUMNS) into their
- * fixed units. Results equal the unsplit path's bit for bit. */
+ * fixed units, computed in parallel and merged in unit order: results equal
+ * the unsplit path's bit for bit, whatever the thread count. */
 static sn_status run_split(run *rn, int threads)
 {
     const sn_norm_job *job = rn->job;
     const sn_plan *p = &job->plan;
     int columns = p->path == SN_PATH_COLUMNS;
-    ptrdiff_t owners = columns ? p->outer_count * lane_chunks(p) : p->groups;
-    ptrdiff_t lanes = columns ? SN_COL_BLOCK_WIDTH : 1, items = owners * rn->units;
-    rn->partial = malloc((size_t)(items * lanes) * sizeof *rn->partial);
-    rn->shifts = malloc((size_t)(owners * lanes) * sizeof *rn->shifts);
+    ptrdiff_t owners = p->outer_count, width = columns ? p->lane.dim : 1;
+    ptrdiff_t items = owners * rn->units;
+    rn->partial = malloc((size_t)(items * width) * sizeof *rn->partial);
+    rn->shifts = malloc((size_t)(owners * width) * sizeof *rn->shifts);
     rn->stats = malloc((size_t)p->groups * sizeof *rn->stats);
     if (!rn->partial || !rn->shifts || !rn->stats) {
         free(rn->partial);
@@ -450,7 +471,7 @@ static sn_status run_split(run *rn, int threads)
         for (ptrdiff_t o = 0; o < owners; o++) {
             if (columns) {
                 panel pn = panel_at(job, o);
-                panel_shift(job, &pn, rn->shifts + o * lanes);
+                panel_shift(job, &pn, rn->shifts + o * width);
             } else {
                 sn_offsets g;
                 outer_position(p, o, &g);
@@ -461,26 +482,29 @@ static sn_status run_split(run *rn, int threads)
                         columns ? columns_split_moments_task : rows_split_moments_task, rn);
     }
     for (ptrdiff_t o = 0; o < owners; o++) {
-        sn_moments total[SN_COL_BLOCK_WIDTH];
-        for (ptrdiff_t j = 0; j < lanes; j++)
-            total[j] = sn_moments_empty();
-        for (ptrdiff_t u = 0; rn->mode != MODE_APPLY && u < rn->units; u++)
-            for (ptrdiff_t j = 0; j < lanes; j++)
-                sn_moments_merge(&total[j], &rn->partial[(o * rn->units + u) * lanes + j]);
         if (columns) {
             panel pn = panel_at(job, o);
-            float shift[SN_COL_BLOCK_WIDTH], mean[SN_COL_BLOCK_WIDTH], rstd[SN_COL_BLOCK_WIDTH];
-            if (panel_finish(rn, &pn, rn->shifts + o * lanes, total, shift, mean, rstd))
-                for (size_t j = 0; j < pn.width; j++)
-                    rn->stats[pn.group + (ptrdiff_t)j * p->lane.group_stride] =
-                        (sn_group_norm){ shift[j], mean[j], rstd[j] };
+            lanes l = lanes_at(rn->scratch, width);
+            memcpy(l.shift_in, rn->shifts + o * width, (size_t)width * sizeof(float));
+            for (ptrdiff_t j = 0; j < width; j++)
+                l.total[j] = sn_moments_empty();
+            for (ptrdiff_t u = 0; rn->mode != MODE_APPLY && u < rn->units; u++)
+                for (ptrdiff_t j = 0; j < width; j++)
+                    sn_moments_merge(&l.total[j], &rn->partial[(o * rn->units + u) * width + j]);
+            if (panel_finish(rn, &pn, &l))
+                for (ptrdiff_t j = 0; j < width; j++)
+                    rn->stats[pn.g.group + j * p->lane.group_stride] =
+                        (sn_group_norm){ l.shift[j], l.mean[j], l.rstd[j] };
         } else {
             sn_offsets g;
             outer_position(p, o, &g);
+            sn_moments total = sn_moments_empty();
+            for (ptrdiff_t u = 0; rn->mode != MODE_APPLY && u < rn->units; u++)
+                sn_moments_merge(&total, &rn->partial[o * rn->units + u]);
             if (rn->mode == MODE_STATS)
-                rn->moments_out[g.group] = (sn_group_moments){ rn->shifts[o], total[0] };
+                rn->moments_out[g.group] = (sn_group_moments){ rn->shifts[o], total };
             else
-                rn->stats[o] = group_constants(rn, g.group, rn->shifts[o], &total[0]);
+                rn->stats[o] = group_constants(rn, g.group, rn->shifts[o], &total);
         }
     }
     if (rn->mode != MODE_STATS)
@@ -499,25 +523,32 @@ static sn_status execute(run *rn)
     if (p->groups == 0)
         return SN_OK;
     int columns = p->path == SN_PATH_COLUMNS;
-    ptrdiff_t block = columns ? SN_COL_BLOCK_ROWS : SN_ROW_BLOCK;
-    rn->blocks = (p->run_length + block - 1) / block;
+    ptrdiff_t unit = columns ? SN_COL_UNIT_ROWS : SN_ROW_BLOCK;
+    rn->blocks = (p->run_length + unit - 1) / unit;
     rn->units = p->runs * rn->blocks;
     double per_group = p->reduce_count > 0 ? (double)p->reduce_count : 1.0;
     int threads = sn_threads_for((double)p->groups * per_group);
-    ptrdiff_t owners = columns ? p->outer_count * lane_chunks(p) : p->groups;
+    ptrdiff_t owners = p->path == SN_PATH_ROWS ? p->groups : p->outer_count;
+    int split = p->path != SN_PATH_GATHER && owners < threads && rn->units > 1;
+    if (threads > owners && !split)
+        threads = (int)owners;
 
-    if (p->path != SN_PATH_GATHER && owners < threads && rn->units > 1)
-        return run_split(rn, threads);
-    if (p->path == SN_PATH_GATHER) {
-        if (threads > p->groups)
-            threads = (int)p->groups;
-        rn->scratch = malloc((size_t)threads * 3 * (size_t)p->run_length * sizeof(float) + 1);
+    /* Per-thread scratch: a panel's lane arrays, or a strided run's copies. */
+    size_t per_thread = columns ? lanes_bytes(p->lane.dim)
+                        : p->path == SN_PATH_GATHER ? 3 * (size_t)p->run_length * sizeof(float)
+                                                    : 0;
+    if (per_thread) {
+        rn->scratch = malloc((size_t)threads * per_thread);
         if (!rn->scratch)
             return SN_ERR_OUT_OF_MEMORY;
     }
-    sn_parallel_for(owners, threads, columns ? columns_task : rows_task, rn);
+    sn_status status = SN_OK;
+    if (split)
+        status = run_split(rn, threads);
+    else
+        sn_parallel_for(owners, threads, columns ? columns_task : rows_task, rn);
     free(rn->scratch);
-    return SN_OK;
+    return status;
 }
 
 sn_status sn_run_norm(const sn_norm_job *job)
