@@ -68,7 +68,7 @@ typedef enum sn_status {
                                   given with neither scale nor bias */
     SN_ERR_SEQ_LENS,         /**< a sequence length is negative or above the time dim */
     SN_ERR_MASK_LAYOUT,      /**< masking needs a layout with B and T, and a reduced batch
-                                  axis needs the time axis reduced inside it */
+                                  axis needs the time axis reduced too */
     SN_ERR_MOMENTUM,         /**< batch norm momentum outside [0, 1] or NaN */
     SN_ERR_USE_SAMPLE,       /**< batch norm use_sample outside [0, 1] or NaN */
     SN_ERR_PARAM_VERSION,    /**< batch norm param_version not 0, 1 or 2 */
@@ -76,13 +76,16 @@ typedef enum sn_status {
     SN_ERR_MASKED_TIME,      /**< sequence lengths given to batch norm under the "current"
                                   preset without masked_time set explicitly */
     SN_ERR_CORRECTION,       /**< variance correction negative or NaN */
+    SN_ERR_MASK_MODE,        /**< not an sn_mask_mode */
     SN_STATUS_COUNT          /**< number of status codes (not a status) */
 } sn_status;
 
 /** A short English sentence for a status; never NULL. */
 SN_API const char *sn_status_string(sn_status status);
-/** Details of the last error in the calling thread that has them (the
- *  offending text of an axis description or layout); "" if none yet. */
+/** Details of the calling thread's last call to sn_norm, sn_layer_norm,
+ *  sn_batch_norm, sn_batch_norm_init or sn_axes_parse when it failed with an
+ *  error that has them (the offending text of an axis description or layout,
+ *  the bad sequence length, ...); "" otherwise. */
 SN_API const char *sn_last_error_detail(void);
 
 /** The library's version string, e.g. "0.1.0" (the shared library's, which may

@@ -213,5 +213,6 @@ sn_status sn_axes_parse_checked(const char *description, const char *layout,
 sn_status sn_axes_parse(const char *description, const char *layout, const ptrdiff_t *dims,
                         unsigned *mask)
 {
+    sn_error_clear();
     return sn_axes_parse_checked(description, layout, dims, mask, NULL);
 }

@@ -104,6 +104,7 @@ static sn_status check_state(const sn_batch_norm_state *state, const sn_batch_no
 
 sn_status sn_batch_norm_init(sn_batch_norm_state *state, const sn_batch_norm_options *options)
 {
+    sn_error_clear();
     sn_batch_norm_options defaults = sn_batch_norm_defaults(SN_BATCH_NORM_CURRENT);
     const sn_batch_norm_options *o = options ? options : &defaults;
     float gamma0, beta0;
@@ -143,9 +144,8 @@ static sn_status resolve_axes(const sn_tensor *x, const sn_batch_norm_options *o
     if (!o->masked_time)
         return SN_OK;
     if (!o->layout || (*batch = sn_layout_find(o->layout, 'B')) < 0 ||
-        (*time = sn_layout_find(o->layout, 'T')) < 0 || *batch > *time)
-        return sn_fail(SN_ERR_MASK_LAYOUT,
-                       "masked_time needs a layout with B before T, got \"%s\"",
+        (*time = sn_layout_find(o->layout, 'T')) < 0)
+        return sn_fail(SN_ERR_MASK_LAYOUT, "masked_time needs a layout with B and T, got \"%s\"",
                        o->layout ? o->layout : "(none)");
     for (ptrdiff_t b = 0; b < x->dims[*batch]; b++)
         if (seq_lens[b] < 0 || seq_lens[b] > x->dims[*time])
@@ -162,6 +162,7 @@ typedef struct feature_stats {
 sn_status sn_batch_norm(const sn_tensor *x, const sn_tensor *y, sn_batch_norm_state *state,
                         const sn_batch_norm_options *options, int training, const int *seq_lens)
 {
+    sn_error_clear();
     sn_batch_norm_options defaults = sn_batch_norm_defaults(SN_BATCH_NORM_CURRENT);
     const sn_batch_norm_options *o = options ? options : &defaults;
     sn_status status;

@@ -11,4 +11,8 @@ sn_status sn_fail(sn_status status, const char *format, ...)
 #endif
     ;
 
+/* Forgets the detail: every entry point that can record one starts with it,
+ * so that a detail always belongs to the call that just failed. */
+void sn_error_clear(void);
+
 #endif

@@ -2,6 +2,7 @@
  * with scale and bias along that axis. */
 #include <stdint.h>
 
+#include "error.h"
 #include "tensor.h"
 
 static const sn_layer_norm_options default_options = SN_LAYER_NORM_DEFAULTS;
@@ -11,6 +12,7 @@ sn_status sn_layer_norm(const sn_tensor *x, const sn_tensor *y,
 {
     const sn_layer_norm_options *o = options ? options : &default_options;
     sn_status status;
+    sn_error_clear();
     if (!x || !y)
         return SN_ERR_NULL_POINTER;
     if ((status = sn_check_tensor(x)) != SN_OK)

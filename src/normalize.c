@@ -186,6 +186,19 @@ static void normalize_run_part(const run *rn, const sn_offsets *g, ptrdiff_t r, 
         y[i * axis->y_stride] = 0.0f;
 }
 
+/* While a row is normalized from L1, nothing streams the next one in: the
+ * hardware prefetchers stop when the loads stop going to new lines. Asking
+ * for the next row (into L2) overlaps its fetch with this row's last pass. */
+static void prefetch_next_group(const sn_norm_job *job, ptrdiff_t index)
+{
+    sn_offsets next;
+    outer_position(&job->plan, index, &next);
+    const char *x = (const char *)(job->x + next.x);
+    size_t bytes = (size_t)job->plan.run_length * sizeof(float);
+    for (size_t i = 0; i < bytes; i += 64)
+        __builtin_prefetch(x + i, 0, 2);
+}
+
 static void rows_task(void *context, ptrdiff_t index, int thread)
 {
     run *rn = context;
@@ -209,6 +222,8 @@ static void rows_task(void *context, ptrdiff_t index, int thread)
         return;
     }
     sn_group_norm s = group_constants(rn, g.group, shift, &total);
+    if (rn->mode == MODE_FUSED && p->path == SN_PATH_ROWS && p->runs == 1 && index + 1 < p->groups)
+        prefetch_next_group(job, index + 1);
     for (ptrdiff_t r = 0; r < p->runs; r++)
         normalize_run_part(rn, &g, r, 0, p->run_length, &s, scratch);
 }

@@ -52,6 +52,16 @@ void sn_plan_build(const sn_tensor *x, const sn_tensor *y, unsigned reduce_mask,
     }
     reverse(reduce, reduce_count);
     reverse(groups, group_count);
+    /* Masking reads a frame's batch index before its time index: walk a reduced
+     * batch axis outside a reduced time axis, whatever their order in memory. */
+    for (int i = 0; i + 1 < reduce_count; i++)
+        if (reduce[i].mask_role == SN_MASK_ROLE_TIME)
+            for (int j = i + 1; j < reduce_count; j++)
+                if (reduce[j].mask_role == SN_MASK_ROLE_BATCH) {
+                    sn_axis t = reduce[i];
+                    reduce[i] = reduce[j];
+                    reduce[j] = t;
+                }
 
     plan->seq_lens = seq_lens;
     plan->zero_masked = zero_masked;
@@ -68,7 +78,9 @@ void sn_plan_build(const sn_tensor *x, const sn_tensor *y, unsigned reduce_mask,
     plan->reduce_count = plan->runs * plan->run_length;
 
     const sn_axis *run = reduce_count ? &reduce[reduce_count - 1] : NULL;
-    int contiguous = !run || run->dim <= 1 || (run->x_stride == 1 && run->y_stride == 1);
+    /* The row kernels take parameters per element or one per run (step 1 or 0). */
+    int contiguous = !run || run->dim <= 1 ||
+                     (run->x_stride == 1 && run->y_stride == 1 && run->param_stride <= 1);
     plan->path = contiguous ? SN_PATH_ROWS : SN_PATH_GATHER;
     plan->lane = (sn_axis){ 1, 0, 0, 0, 0, SN_MASK_ROLE_NONE };
     int lane = -1;

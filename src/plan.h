@@ -4,7 +4,8 @@
  * adjacent axes that address memory (and groups and parameters) as one.
  *
  *   ROWS     each group is a nest of reduced axes whose innermost one (the run)
- *            is contiguous in x and y and walked by the row kernels.
+ *            is contiguous in x and y (with parameters per element or constant
+ *            along it) and walked by the row kernels.
  *   COLUMNS  the run is strided but a group axis (the lane axis) is contiguous:
  *            panels of adjacent groups are reduced together, vectorized across
  *            the lanes, one row of the panel per step of the innermost reduced

@@ -28,7 +28,7 @@ static const char *const messages[SN_STATUS_COUNT] = {
                            "or given without scale and bias",
     [SN_ERR_SEQ_LENS] = "sequence lengths must be between 0 and the time dimension",
     [SN_ERR_MASK_LAYOUT] = "masking needs B and T in the layout, and a reduced batch axis "
-                           "needs the time axis reduced inside it",
+                           "needs the time axis reduced too",
     [SN_ERR_MOMENTUM] = "momentum must be in [0, 1]",
     [SN_ERR_USE_SAMPLE] = "use_sample must be in [0, 1]",
     [SN_ERR_PARAM_VERSION] = "param_version must be 0, 1 or 2",
@@ -36,6 +36,7 @@ static const char *const messages[SN_STATUS_COUNT] = {
     [SN_ERR_MASKED_TIME] = "the current preset needs masked_time set when sequence lengths "
                            "are given",
     [SN_ERR_CORRECTION] = "variance correction must be finite and >= 0",
+    [SN_ERR_MASK_MODE] = "mask_mode must be SN_MASK_EXCLUDE, SN_MASK_ZERO or SN_MASK_IGNORE",
 };
 
 const char *sn_status_string(sn_status status)
@@ -64,6 +65,11 @@ sn_status sn_fail(sn_status status, const char *format, ...)
     vsnprintf(last_detail, sizeof last_detail, format, args);
     va_end(args);
     return status;
+}
+
+void sn_error_clear(void)
+{
+    last_detail[0] = '\0';
 }
 
 const char *sn_last_error_detail(void)

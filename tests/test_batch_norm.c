@@ -834,7 +834,7 @@ typedef struct layout_shape {
     int feature_axis;
     int rank;
     ptrdiff_t dims[4];
-    int maskable;        /* has B before T */
+    int maskable;        /* has B and T */
 } layout_shape;
 
 static const layout_shape layout_shapes[] = {
@@ -842,6 +842,7 @@ static const layout_shape layout_shapes[] = {
     { "BSSF", -1, 4, { 2, 5, 6, 20 }, 0 },       /* [N,H,W,C] */
     { "BFSS", -1, 4, { 3, 10, 6, 7 }, 0 },       /* channels-first [N,C,H,W] */
     { "BFT", -1, 3, { 4, 12, 15 }, 1 },          /* [B,F,T] */
+    { "TBF", -1, 3, { 11, 4, 24 }, 1 },          /* time-major [T,B,F] */
     { "btf", -1, 3, { 3, 5, 70 }, 1 },           /* lower case, more than a panel of features */
     { NULL, 1, 3, { 5, 12, 9 }, 0 },             /* no layout, feature_axis 1 */
     { NULL, -1, 3, { 6, 7, 13 }, 0 },            /* no layout, feature_axis -1 */
@@ -882,7 +883,7 @@ Test(batch_norm, layouts_and_views)
                                   c.y_strides);
                 if (ls->maskable && (xl + yl) % 2) {
                     int t = tu_layout_axis(ls->layout, 'T');
-                    for (int b = 0; b < ls->dims[0]; b++)
+                    for (int b = 0; b < ls->dims[tu_layout_axis(ls->layout, 'B')]; b++)
                         lens[b] = lens_by_b[b] < ls->dims[t] ? lens_by_b[b] : (int)ls->dims[t];
                     c.seq_lens = lens;
                     c.o.masked_time = 1;
@@ -1409,7 +1410,7 @@ enum {
     BAD_USE_SAMPLE_BIG, BAD_USE_SAMPLE_NAN, BAD_EPS_NEG, BAD_EPS_NAN, BAD_EPS_INF,
     BAD_PARAM_VERSION_3, BAD_PARAM_VERSION_NEG, BAD_CORRECTION_NEG, BAD_CORRECTION_NAN,
     BAD_MASKED_TIME_2, BAD_MASKED_TIME_NEG2, BAD_MASKED_TIME_UNSET, BAD_MASK_NO_B,
-    BAD_MASK_NO_T, BAD_MASK_T_BEFORE_B, BAD_MASK_NO_LAYOUT, BAD_MASK_LEGACY_NO_LAYOUT,
+    BAD_MASK_NO_T, BAD_MASK_NO_LAYOUT, BAD_MASK_LEGACY_NO_LAYOUT,
     BAD_LENS_NEG, BAD_LENS_BIG, BAD_STATE_NULL, BAD_MEAN_NULL, BAD_VAR_NULL, BAD_GAMMA_NULL,
     BAD_BETA_NULL, BAD_FEATURES_MORE, BAD_FEATURES_LESS, BAD_FEATURES_NEG, BAD_LAYOUT_NO_F,
     BAD_LAYOUT_LETTER, BAD_LAYOUT_LENGTH, BAD_LAYOUT_TWO_F, BAD_AXIS_BIG, BAD_AXIS_NEG,
@@ -1444,7 +1445,6 @@ static const bad_case bad_cases[] = {
       SN_ERR_MASKED_TIME },
     { BAD_MASK_NO_B, "seq_lens with layout \"STF\" (no B)", SN_ERR_MASK_LAYOUT },
     { BAD_MASK_NO_T, "seq_lens with layout \"BSF\" (no T)", SN_ERR_MASK_LAYOUT },
-    { BAD_MASK_T_BEFORE_B, "seq_lens with layout \"TBF\" (T before B)", SN_ERR_MASK_LAYOUT },
     { BAD_MASK_NO_LAYOUT, "seq_lens, masked_time 1, no layout", SN_ERR_MASK_LAYOUT },
     { BAD_MASK_LEGACY_NO_LAYOUT, "legacy preset (masked_time 1), seq_lens, no layout",
       SN_ERR_MASK_LAYOUT },
@@ -1503,7 +1503,6 @@ static void break_fixture(fixture *fx, int id)
     case BAD_MASKED_TIME_UNSET: fx->o.masked_time = SN_UNSET; break;
     case BAD_MASK_NO_B: fx->o.layout = "STF"; break;
     case BAD_MASK_NO_T: fx->o.layout = "BSF"; break;
-    case BAD_MASK_T_BEFORE_B: fx->o.layout = "TBF"; break;
     case BAD_MASK_NO_LAYOUT: fx->o.layout = NULL; break;
     case BAD_MASK_LEGACY_NO_LAYOUT:
         fx->o = sn_batch_norm_defaults(SN_BATCH_NORM_LEGACY);
