@@ -11,6 +11,8 @@ packages=(
   binutils                              # objdump, nm: ISA and symbol checks
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user  # NEON build, run under qemu
   valgrind
+  python3-numpy python3-pytest python3-torch     # python/ package tests, examples/compare_torch.py
+  python3-pip python3-setuptools python3-wheel   # pip install --no-build-isolation ./python
 )
 
 missing=()

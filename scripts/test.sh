@@ -29,4 +29,7 @@ cmake -S . -B build-aarch64 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake
 cmake --build build-aarch64 -j"$jobs"
 (cd build-aarch64 && SN_TEST_SCALE=0.1 ctest --no-tests=error --output-on-failure -j"$jobs")
 
+step "Python package (pytest)"
+SIMDNORM_LIBRARY=$root/build/libsimdnorm.so /usr/bin/python3 -m pytest -q python/tests
+
 step "all test stages passed"

@@ -1,0 +1,162 @@
+"""layer_norm and the generic norm (RETURNN's layer_norm and norm layers)."""
+import ctypes
+
+import numpy as np
+
+from . import _arrays, _lib
+
+_MASK_MODES = {"exclude": _lib.SN_MASK_EXCLUDE, "zero": _lib.SN_MASK_ZERO,
+               "ignore": _lib.SN_MASK_IGNORE}
+
+
+def layer_norm(x, scale=None, bias=None, *, axis=-1, epsilon=1e-6, out=None):
+    """Layer normalization over one axis of a float32 array.
+
+    y = (x - mean) / sqrt(var + epsilon) * scale + bias, with mean and biased
+    variance over `axis` (any axis; default the last), scale and bias of shape
+    [x.shape[axis]] (None: ones and zeros). `x` may have any non-negative
+    strides and is not copied; `out` (float32, x's shape, writable) receives the
+    result and may be `x` itself. Returns the output array.
+    """
+    x = _arrays.as_input(x)
+    out = _arrays.new_output(x) if out is None else _arrays.check_output(out, x)
+    xt, yt = _arrays.tensor(x, "x"), _arrays.tensor(out, "out")
+    a = _arrays.axis_index(axis, x.ndim)
+    scale, scale_p = _arrays.param(scale, x.shape[a], "scale")
+    bias, bias_p = _arrays.param(bias, x.shape[a], "bias")
+    o = _lib.SnLayerNormOptions(a, _arrays.c_float(epsilon, "epsilon"), scale_p, bias_p,
+                                None, None)
+    _lib.Call.check(_lib.sn_layer_norm, ctypes.byref(xt), ctypes.byref(yt), ctypes.byref(o))
+    return out
+
+
+def _parse(description, layout, x, name):
+    """Bitmask of a RETURNN axis description (the library's parser; without a
+    layout every axis is S, as sn_norm does)."""
+    text = _arrays.c_text(description, name)
+    lay = layout if layout is not None else b"S" * x.ndim
+    dims = (ctypes.c_ssize_t * max(x.ndim, 1))(*x.shape)
+    mask = ctypes.c_uint(0)
+    _lib.Call.check(_lib.sn_axes_parse, text, lay, dims, ctypes.byref(mask))
+    return mask.value
+
+
+def _int_mask(axes, rank, name, duplicates_ok):
+    """Bitmask of an int or a sequence of ints (negative from the end)."""
+    if isinstance(axes, (int, np.integer)) and not isinstance(axes, bool):
+        return 1 << _arrays.axis_index(axes, rank, name)
+    try:
+        items = list(axes)
+    except TypeError:
+        raise TypeError("%s must be an int, a sequence of ints or a str, got %s"
+                        % (name, type(axes).__name__)) from None
+    mask = 0
+    for item in items:
+        bit = 1 << _arrays.axis_index(item, rank, name)
+        if mask & bit and not duplicates_ok:
+            raise ValueError("%s: %s=%r names axis %d twice"
+                             % (_lib.status_message(_lib.SN_ERR_PARAM_SHAPE), name,
+                                tuple(items), bit.bit_length() - 1))
+        mask |= bit
+    return mask
+
+
+def _joined(axes):
+    """RETURNN also takes a list of descriptions (their union): join them with commas."""
+    if isinstance(axes, (list, tuple)) and axes and all(isinstance(a, str) for a in axes):
+        return ",".join(axes)
+    return axes
+
+
+def _bits(mask, rank):
+    return [i for i in range(rank) if mask >> i & 1]
+
+
+def norm(x, axes, *, layout=None, param_shape=None, scale=None, bias=None, epsilon=1e-6,
+         seq_lens=None, return_stats=False, out=None, mask_mode="exclude"):
+    """Generic normalization (RETURNN ``norm``) over any set of axes.
+
+    axes, param_shape: an int, a sequence of ints, or a RETURNN axis
+    description string (or a list of them) ("F", "TF", "T", "except_batch", "spatial", "dim:64",
+    ...; `layout` such as "BTF" gives each axis its role). param_shape is the
+    set of axes scale and bias vary along: default the feature axis ("F" in the
+    layout, else the last axis); () for scalar scale/bias. scale and bias are
+    C-contiguous float32 arrays with as many elements as the param axes hold
+    (dense row-major over them in tensor order, e.g. shape [F]).
+    seq_lens: int array [B] of valid lengths along T (needs B and T in the
+    layout); padded frames are left out of the statistics and normalized with
+    them (mask_mode="exclude", RETURNN), set to 0 ("zero") or counted like any
+    frame ("ignore", RETURNN's older TF layer).
+    return_stats=True returns (y, mean, rstd), mean and rstd float32 shaped like
+    x with the reduced axes of size 1 (rstd = 1/sqrt(var + epsilon)).
+    """
+    x = _arrays.as_input(x)
+    out = _arrays.new_output(x) if out is None else _arrays.check_output(out, x)
+    xt, yt = _arrays.tensor(x, "x"), _arrays.tensor(out, "out")
+    rank = x.ndim
+    o = _lib.SnNormOptions()
+    o.param_axes = _lib.SN_AXES_DEFAULT
+    o.epsilon = _arrays.c_float(epsilon, "epsilon")
+    try:
+        o.mask_mode = _MASK_MODES[mask_mode]
+    except (KeyError, TypeError):
+        raise ValueError("mask_mode must be one of %s, got %r"
+                         % (", ".join(map(repr, _MASK_MODES)), mask_mode)) from None
+
+    lay = None
+    if layout is not None:
+        lay = _arrays.c_text(layout, "layout")
+        if len(lay) != rank:
+            raise ValueError("%s: layout %r has %d letters for a tensor of rank %d"
+                             % (_lib.status_message(_lib.SN_ERR_LAYOUT), layout, len(lay), rank))
+        o.layout = lay
+    roles = layout.upper() if layout is not None else ""
+
+    axes, param_shape = _joined(axes), _joined(param_shape)
+    # Reduced axes.
+    if isinstance(axes, str):
+        o.axes_text = _arrays.c_text(axes, "axes")
+        # The reduced axes are needed here only for the shape of mean and rstd.
+        reduce = _parse(axes, lay, x, "axes") if return_stats else None
+    else:
+        reduce = o.axes = _int_mask(axes, rank, "axes", duplicates_ok=True)
+
+    # Parameter axes: only needed here to check the size of scale and bias.
+    has_params = scale is not None or bias is not None
+    if param_shape is None:
+        params = 1 << (roles.find("F") if "F" in roles else rank - 1)
+    elif isinstance(param_shape, str):
+        o.param_text = _arrays.c_text(param_shape, "param_shape")
+        params = _parse(param_shape, lay, x, "param_shape") if has_params else 0
+    else:
+        params = o.param_axes = _int_mask(param_shape, rank, "param_shape", duplicates_ok=False)
+    if has_params and param_shape is not None:
+        for role in "BT":
+            if role in roles and params >> roles.find(role) & 1:
+                raise ValueError("%s: param_shape %r includes the %s axis of layout %r"
+                                 % (_lib.status_message(_lib.SN_ERR_PARAM_SHAPE), param_shape,
+                                    "batch" if role == "B" else "time", layout))
+    size = 1
+    for i in _bits(params, rank):
+        size *= x.shape[i]
+    scale, o.scale = _arrays.param(scale, size, "scale")
+    bias, o.bias = _arrays.param(bias, size, "bias")
+
+    if seq_lens is not None:
+        batch = x.shape[roles.find("B")] if "B" in roles else None
+        seq_lens = _arrays.seq_lens_array(seq_lens, batch)
+        o.seq_lens = seq_lens.ctypes.data
+
+    mean = rstd = None
+    if return_stats:
+        stats_shape = tuple(1 if reduce >> i & 1 else d for i, d in enumerate(x.shape))
+        mean = np.empty(stats_shape, np.float32)
+        rstd = np.empty(stats_shape, np.float32)
+        o.mean = mean.ctypes.data
+        o.rstd = rstd.ctypes.data
+
+    _lib.Call.check(_lib.sn_norm, ctypes.byref(xt), ctypes.byref(yt), ctypes.byref(o))
+    if return_stats:
+        return out, mean, rstd
+    return out
+
