@@ -19,6 +19,18 @@
 //                      (channels-first [N,C,L], 512 channels)
 //   group_norm 32      sn_norm on [2,320,64,64] viewed as [2,32,10,4096]: axes
 //                      {2,3} and params over {1,2} (320 channels) as bitmasks
+//   batch_norm infer L sn_batch_norm, preset "current" (momentum 0.1, epsilon
+//   batch_norm train L 1e-3, delay_sample_update 1, use_sample 0), layout L:
+//                      "BTF" on 32x200x512 (feature last, 512 features) and
+//                      "BFSS" on 32x256x28x28 (channels first, 256 channels).
+//                      infer: training=0, the frozen running statistics, one
+//                      pass (y = x * a[f] + b[f]); train: training=1, batch
+//                      statistics per feature, running update, normalize.
+//                      The state (four [F] arrays) is reset before each
+//                      benchmark: sn_batch_norm_init, then running mean and
+//                      variance near the data's (0.5, 25/12), gamma near 1,
+//                      beta near 0; training calls keep updating it (momentum
+//                      keeps it bounded).
 //
 // Counters
 //   bw          (bytes read + bytes written) / wall time, decimal units:
@@ -31,6 +43,8 @@
 // Defaults (prepended to argv, so any flag given on the command line wins):
 //   --benchmark_min_time=0.2 --benchmark_repetitions=3
 //   --benchmark_display_aggregates_only=true
+// except that the batch_norm rows, whose calls take milliseconds, default to
+// a min_time of 0.1 (a --benchmark_min_time given applies to them too).
 // and the console shows only the median of the repetitions (JSON or CSV
 // output, e.g. --benchmark_out=FILE, keeps everything).
 //
@@ -39,6 +53,7 @@
 //   build/bench/simdnorm_bench --benchmark_filter='8192x768/'
 //   build/bench/simdnorm_bench --benchmark_filter='(memcpy|avx512)/.*threads:1'
 //   build/bench/simdnorm_bench --benchmark_filter='^(norm|group_norm|memcpy/(32x200|16x64|8x512|2x32))'
+//   build/bench/simdnorm_bench --benchmark_filter='^(batch_norm|memcpy/(32x200x512|32x256x28x28)/)'
 //   build/bench/simdnorm_bench --benchmark_repetitions=9 --benchmark_out=bench.json
 //
 // Adding a layer: one row of kLayers (a configuration of sn_norm), or one run
@@ -127,6 +142,9 @@ struct Workspace {
     std::size_t elements = 1;
     std::size_t params = 1;  // length of scale and bias (at least the largest dim)
     Buffer x, y, scale, bias;
+    // Batch-norm state, [bn.features] each (allocated by reset_batch_norm).
+    Buffer running_mean, running_var, gamma, beta;
+    sn_batch_norm_state bn{};
 };
 
 // Scale and bias of at least n floats; reallocated (outside any timing) when
@@ -195,11 +213,22 @@ struct NormConfig {
     const char *param_text = nullptr;
 };
 
+// How sn_batch_norm is called: the preset "current" with this layout (the
+// feature axis is where 'F' is) and training flag.
+struct BatchNormConfig {
+    const char *layout = nullptr;
+    int training = 0;
+};
+
 struct Layer {
     const char *name;
     RunFn run;
     std::vector<Dims> shapes;
-    NormConfig norm;  // for run_norm
+    NormConfig norm;       // for run_norm
+    BatchNormConfig bn{};  // for run_batch_norm
+    // The row's own --benchmark_min_time default (0: the global 0.2 s); a
+    // --benchmark_min_time on the command line applies to every row.
+    double min_time = 0.0;
 };
 
 sn_status run_layer_norm(const Layer &, const Workspace &ws)
@@ -226,11 +255,62 @@ sn_status run_norm(const Layer &layer, const Workspace &ws)
     return sn_norm(&x, &y, &o);
 }
 
+sn_batch_norm_options batch_norm_options(const Layer &layer)
+{
+    sn_batch_norm_options o = sn_batch_norm_defaults(SN_BATCH_NORM_CURRENT);
+    o.layout = layer.bn.layout;
+    return o;
+}
+
+// The state lives in the workspace (reset before each benchmark); training
+// calls update its running statistics.
+sn_status run_batch_norm(const Layer &layer, const Workspace &ws)
+{
+    int rank = static_cast<int>(ws.dims.size());
+    sn_tensor x = sn_tensor_dense(ws.x.get(), SN_FLOAT32, rank, ws.dims.data());
+    sn_tensor y = sn_tensor_dense(ws.y.get(), SN_FLOAT32, rank, ws.dims.data());
+    sn_batch_norm_options o = batch_norm_options(layer);
+    sn_batch_norm_state state = ws.bn;
+    return sn_batch_norm(&x, &y, &state, &o, layer.bn.training, nullptr);
+}
+
+// The state of a batch-norm layer on ws, as a training loop would have left
+// it: sn_batch_norm_init, then running statistics near those of x (uniform
+// in [-2, 3): mean 0.5, variance 25/12), gamma near 1 and beta near 0.
+sn_status reset_batch_norm(const Layer &layer, Workspace &ws)
+{
+    const char *f = layer.bn.layout ? std::strchr(layer.bn.layout, 'F') : nullptr;
+    std::size_t axis = f ? static_cast<std::size_t>(f - layer.bn.layout) : ws.dims.size() - 1;
+    if (axis >= ws.dims.size())
+        axis = ws.dims.size() - 1;  // a bad layout: the call reports it
+    std::size_t features = static_cast<std::size_t>(ws.dims[axis]);
+    if (static_cast<std::size_t>(ws.bn.features) != features) {
+        ws.running_mean = alloc_floats(features);
+        ws.running_var = alloc_floats(features);
+        ws.gamma = alloc_floats(features);
+        ws.beta = alloc_floats(features);
+        ws.bn = {static_cast<std::ptrdiff_t>(features), ws.running_mean.get(), ws.running_var.get(),
+                 ws.gamma.get(), ws.beta.get()};
+    }
+    sn_batch_norm_options o = batch_norm_options(layer);
+    sn_status status = sn_batch_norm_init(&ws.bn, &o);
+    if (status != SN_OK)
+        return status;
+    fill_uniform(ws.running_mean.get(), features, 0.4f, 0.6f, 5);
+    fill_uniform(ws.running_var.get(), features, 1.9f, 2.3f, 6);
+    fill_uniform(ws.gamma.get(), features, 0.9f, 1.1f, 7);
+    fill_uniform(ws.beta.get(), features, -0.1f, 0.1f, 8);
+    return SN_OK;
+}
+
 // The number of scale (and bias) values a layer reads on dims: the product of
-// the dims of its parameter axes (the last dim for layer_norm); 0 when the
-// description cannot be parsed (the call itself then reports why).
+// the dims of its parameter axes (the last dim for layer_norm, none for
+// batch_norm, whose parameters are its state); 0 when the description cannot
+// be parsed (the call itself then reports why).
 std::size_t param_count(const Layer &layer, const Dims &dims)
 {
+    if (layer.run == run_batch_norm)
+        return 1;
     if (layer.run != run_norm)
         return static_cast<std::size_t>(dims.back());
     const NormConfig &c = layer.norm;
@@ -266,6 +346,14 @@ NormConfig norm_bits(unsigned axes, unsigned params)
     return c;
 }
 
+BatchNormConfig batch_norm(const char *layout, int training)
+{
+    BatchNormConfig c;
+    c.layout = layout;
+    c.training = training;
+    return c;
+}
+
 // One row per layer (configuration), with its shapes.
 const Layer kLayers[] = {
     // Over the last axis, with scale and bias.
@@ -282,6 +370,14 @@ const Layer kLayers[] = {
     // Group norm, 32 groups of 10 channels, on [2,320,64,64] seen as
     // [2,32,10,4096]: reduce {2,3}, params over {1,2} (320 channels).
     {"group_norm 32", run_norm, {{2, 32, 10, 4096}}, norm_bits(0xCu, 0x6u)},
+    // Batch norm, feature last [B,T,F] and channels first [N,C,H,W]; inference
+    // (frozen running statistics) and training (statistics + update + normalize).
+    // Calls of several ms: 0.1 s per repetition is plenty, and keeps the
+    // default run within 4 minutes.
+    {"batch_norm infer BTF", run_batch_norm, {{32, 200, 512}}, {}, batch_norm("BTF", 0), 0.1},
+    {"batch_norm train BTF", run_batch_norm, {{32, 200, 512}}, {}, batch_norm("BTF", 1), 0.1},
+    {"batch_norm infer BFSS", run_batch_norm, {{32, 256, 28, 28}}, {}, batch_norm("BFSS", 0), 0.1},
+    {"batch_norm train BFSS", run_batch_norm, {{32, 256, 28, 28}}, {}, batch_norm("BFSS", 1), 0.1},
 };
 
 // ------------------------------------------------------------- memcpy
@@ -366,7 +462,9 @@ void bm_layer(benchmark::State &state, const Layer *layer, sn_isa isa, Dims dims
     }
     Workspace &ws = workspace(dims);
     ensure_params(ws, param_count(*layer, dims));
-    sn_status status = sn_set_isa(isa);
+    sn_status status = layer->run == run_batch_norm ? reset_batch_norm(*layer, ws) : SN_OK;
+    if (status == SN_OK)
+        status = sn_set_isa(isa);
     if (status == SN_OK)
         status = sn_set_num_threads(threads);
     if (status == SN_OK)
@@ -403,7 +501,8 @@ void bm_layer(benchmark::State &state, const Layer *layer, sn_isa isa, Dims dims
     sn_set_num_threads(0);
 }
 
-void register_all()
+// user_min_time: --benchmark_min_time was given on the command line.
+void register_all(bool user_min_time)
 {
     std::set<std::pair<Dims, int>> memcpy_done;
     for (const Layer &layer : kLayers)
@@ -414,17 +513,21 @@ void register_all()
                     benchmark::RegisterBenchmark(("memcpy" + tail).c_str(), bm_memcpy, dims, threads)
                         ->UseRealTime()
                         ->Unit(benchmark::kMicrosecond);
-                for (sn_isa isa : kIsas)
-                    benchmark::RegisterBenchmark((std::string(layer.name) + "/" + sn_isa_name(isa) + tail).c_str(),
-                                                 bm_layer, &layer, isa, dims, threads)
-                        ->UseRealTime()
-                        ->Unit(benchmark::kMicrosecond);
+                for (sn_isa isa : kIsas) {
+                    auto *b = benchmark::RegisterBenchmark(
+                        (std::string(layer.name) + "/" + sn_isa_name(isa) + tail).c_str(), bm_layer,
+                        &layer, isa, dims, threads);
+                    b->UseRealTime()->Unit(benchmark::kMicrosecond);
+                    if (layer.min_time > 0.0 && !user_min_time)
+                        b->MinTime(layer.min_time);
+                }
             }
 }
 
 // The console reporter, showing of the aggregates only the median, and the
 // names without the "/real_time" that UseRealTime() appends (every benchmark
-// here is timed by the wall clock; JSON and CSV output keep the full names).
+// here is timed by the wall clock) nor the "/min_time:0.100" of the rows with
+// their own min_time; JSON and CSV output keep the full names.
 class MedianConsoleReporter : public benchmark::ConsoleReporter {
   public:
     using benchmark::ConsoleReporter::ConsoleReporter;
@@ -436,6 +539,7 @@ class MedianConsoleReporter : public benchmark::ConsoleReporter {
                 shown.push_back(r);
                 if (shown.back().run_name.time_type == "real_time")
                     shown.back().run_name.time_type.clear();
+                shown.back().run_name.min_time.clear();
             }
         if (!shown.empty())
             benchmark::ConsoleReporter::ReportRuns(shown);
@@ -463,6 +567,8 @@ int main(int argc, char **argv)
     static char aggregates[] = "--benchmark_display_aggregates_only=true";
     std::vector<char *> args = {argv[0], min_time, repetitions, aggregates};
     args.insert(args.end(), argv + 1, argv + argc);
+    std::vector<char *> user_args(argv + 1, argv + argc);
+    bool user_min_time = !flag_value(user_args, "benchmark_min_time").empty();
     // Initialize() removes the flags it knows, so read these first.
     std::string format = flag_value(args, "benchmark_format");
     std::string color = flag_value(args, "benchmark_color");
@@ -478,7 +584,7 @@ int main(int argc, char **argv)
     benchmark::AddCustomContext("simdnorm_default_threads", std::to_string(sn_get_num_threads()));
     benchmark::AddCustomContext("bw", "(bytes read + bytes written) / wall time, 1G = 1e9");
     benchmark::AddCustomContext("pct_memcpy", "100 * memcpy time of the same bytes / layer time");
-    register_all();
+    register_all(user_min_time);
 
     if (format.empty() || format == "console") {
         bool use_color = color.empty() || color == "auto" ? isatty(STDOUT_FILENO) != 0 : is_true(color);

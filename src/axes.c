@@ -198,6 +198,9 @@ sn_status sn_axes_parse_checked(const char *description, const char *layout,
         unsigned one;
         if ((status = parse_token(&p, token, &one)) != SN_OK)
             return status;
+        if (!one)
+            return sn_fail(SN_ERR_AXES_DESCRIPTION, "\"%s\" in \"%s\" selects no axis of layout \"%s\"",
+                           token, description, layout);
         twice |= (total & one) != 0;
         total |= one;
         if (!comma)

@@ -1,5 +1,6 @@
 #include "testutil.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -417,8 +418,34 @@ void tu_params(ptrdiff_t features, float *scale, float *bias)
     }
 }
 
+/* ------------------------------------------------- shared checking */
+
+/* Who a check is about: describes the case in failure messages, lazily. */
+typedef struct subject {
+    void (*describe)(const void *self, char *out, size_t size);
+    const void *self;
+} subject;
+
+static void describe_layer_case(const void *self, char *out, size_t size)
+{
+    tu_describe(self, out, size);
+}
+
+typedef struct norm_subject {
+    const tu_norm_case *c;
+    int affine;
+} norm_subject;
+
+static void describe_norm_case(const void *self, char *out, size_t size)
+{
+    const norm_subject *n = self;
+    tu_norm_describe(n->c, n->affine, out, size);
+}
+
+#define DESC_SIZE 1536
+
 /* Assert every element of alloc outside the positions of `view` is canary. */
-static void assert_outside_untouched(const tu_case *c, const tu_view *v, const sn_tensor *view,
+static void assert_outside_untouched(const subject *s, const tu_view *v, const sn_tensor *view,
                                      const char *what)
 {
     ptrdiff_t n = tu_count(view->rank, view->dims);
@@ -434,75 +461,80 @@ static void assert_outside_untouched(const tu_case *c, const tu_view *v, const s
             bad = i;
     free(inside);
     if (bad >= 0) {
-        char desc[1024];
-        tu_describe(c, desc, sizeof desc);
+        char desc[DESC_SIZE];
+        s->describe(s->self, desc, sizeof desc);
         cr_assert(0, "%s: %s: element %td of the allocation (data starts at %td) is outside the "
                   "view but was written: %g", desc, what, bad, base, (double)v->alloc[bad]);
     }
 }
 
-static void assert_stats_guards(const tu_case *c, const float *buffer, ptrdiff_t groups,
+static void assert_stats_guards(const subject *s, const float *buffer, ptrdiff_t groups,
                                 const char *what)
 {
     ptrdiff_t before = tu_find_non_canary(buffer, TU_STATS_GUARD);
     ptrdiff_t after = tu_find_non_canary(buffer + TU_STATS_GUARD + groups, TU_STATS_GUARD);
     if (before >= 0 || after >= 0) {
-        char desc[1024];
-        tu_describe(c, desc, sizeof desc);
+        char desc[DESC_SIZE];
+        s->describe(s->self, desc, sizeof desc);
         cr_assert(0, "%s: the %s output was written outside its %td groups (%s, offset %td)",
                   desc, what, groups, before >= 0 ? "before" : "after",
                   before >= 0 ? before : after);
     }
 }
 
-void tu_run(const tu_case *c, int affine, tu_result *out)
-{
-    const sn_tensor *xt = &c->x.t;
-    int axis = resolved_axis(c);
-    ptrdiff_t count = tu_count(xt->rank, xt->dims);
-    ptrdiff_t groups = tu_group_count(xt->rank, xt->dims, axis);
-    ptrdiff_t features = xt->dims[axis];
+/* The entry point of a run: x, y, the mean/rstd outputs and the parameters
+ * (NULL when absent). */
+typedef sn_status (*entry_fn)(const void *self, const sn_tensor *x, const sn_tensor *y,
+                              float *mean, float *rstd, const float *scale, const float *bias);
 
-    tu_view xw = tu_view_clone(&c->x), yw;
-    if (c->in_place)
+/* One call on a fresh copy of x with guarded outputs; asserts SN_OK and that
+ * nothing outside y's view, the mean/rstd arrays or (unless in place) x
+ * changed; copies the outputs to *out in row-major logical order. */
+static void run_guarded(const subject *s, const char *entry_name, entry_fn entry,
+                        const tu_view *x, int in_place, const ptrdiff_t *y_strides,
+                        ptrdiff_t groups, ptrdiff_t param_count, int affine, tu_result *out)
+{
+    const sn_tensor *xt = &x->t;
+    ptrdiff_t count = tu_count(xt->rank, xt->dims);
+    tu_view xw = tu_view_clone(x), yw;
+    if (in_place)
         yw = xw;
     else
-        yw = tu_view_new(xt->rank, xt->dims, c->y_strides, TU_Y_GUARD);
+        yw = tu_view_new(xt->rank, xt->dims, y_strides, TU_Y_GUARD);
     float *stats = malloc((size_t)(2 * (groups + 2 * TU_STATS_GUARD)) * sizeof(float));
-    float *params = malloc((size_t)(2 * features + 1) * sizeof(float));
+    float *params = malloc((size_t)(2 * param_count + 1) * sizeof(float));
     cr_assert(stats && params, "out of memory");
     float *mean_buf = stats, *rstd_buf = stats + groups + 2 * TU_STATS_GUARD;
     tu_fill_canary(stats, 2 * (groups + 2 * TU_STATS_GUARD));
-    tu_params(features, params, params + features);
+    tu_params(param_count, params, params + param_count);
 
-    sn_layer_norm_options o = SN_LAYER_NORM_DEFAULTS;
-    o.axis = c->axis;
-    o.epsilon = c->epsilon;
-    o.scale = affine & TU_SCALE ? params : NULL;
-    o.bias = affine & TU_BIAS ? params + features : NULL;
-    o.mean = mean_buf + TU_STATS_GUARD;
-    o.rstd = rstd_buf + TU_STATS_GUARD;
-    sn_tensor yt = y_tensor(c, yw.t.data);
-    sn_status status = sn_layer_norm(&xw.t, &yt, &o);
+    sn_tensor yt = *xt;
+    yt.data = yw.t.data;
+    if (!in_place)
+        memcpy(yt.strides, y_strides, sizeof yt.strides);
+    float *mean = mean_buf + TU_STATS_GUARD, *rstd = rstd_buf + TU_STATS_GUARD;
+    sn_status status = entry(s->self, &xw.t, &yt, mean, rstd,
+                             affine & TU_SCALE ? params : NULL,
+                             affine & TU_BIAS ? params + param_count : NULL);
     if (status != SN_OK) {
-        char desc[1024];
-        tu_describe(c, desc, sizeof desc);
-        cr_assert(0, "%s: sn_layer_norm returned %d (%s)", desc, (int)status,
-                  sn_status_string(status));
+        char desc[DESC_SIZE];
+        s->describe(s->self, desc, sizeof desc);
+        cr_assert(0, "%s: %s returned %d (%s); detail \"%s\"", desc, entry_name, (int)status,
+                  sn_status_string(status), sn_last_error_detail());
     }
 
-    if (c->in_place) {
-        assert_outside_untouched(c, &xw, &yt, "in-place x/y");
+    if (in_place) {
+        assert_outside_untouched(s, &xw, &yt, "in-place x/y");
     } else {
-        assert_outside_untouched(c, &yw, &yt, "y");
-        if (memcmp(xw.alloc, c->x.alloc, (size_t)c->x.size * sizeof(float)) != 0) {
-            char desc[1024];
-            tu_describe(c, desc, sizeof desc);
+        assert_outside_untouched(s, &yw, &yt, "y");
+        if (memcmp(xw.alloc, x->alloc, (size_t)x->size * sizeof(float)) != 0) {
+            char desc[DESC_SIZE];
+            s->describe(s->self, desc, sizeof desc);
             cr_assert(0, "%s: the input x was modified", desc);
         }
     }
-    assert_stats_guards(c, mean_buf, groups, "mean");
-    assert_stats_guards(c, rstd_buf, groups, "rstd");
+    assert_stats_guards(s, mean_buf, groups, "mean");
+    assert_stats_guards(s, rstd_buf, groups, "rstd");
 
     out->count = count;
     out->groups = groups;
@@ -513,12 +545,12 @@ void tu_run(const tu_case *c, int affine, tu_result *out)
     yw.t = yt;
     for (ptrdiff_t i = 0; i < count; i++)
         out->y[i] = *tu_at(&yw, i);
-    memcpy(out->mean, o.mean, (size_t)groups * sizeof(float));
-    memcpy(out->rstd, o.rstd, (size_t)groups * sizeof(float));
+    memcpy(out->mean, mean, (size_t)groups * sizeof(float));
+    memcpy(out->rstd, rstd, (size_t)groups * sizeof(float));
 
     free(stats);
     free(params);
-    if (!c->in_place)
+    if (!in_place)
         tu_view_free(&yw);
     tu_view_free(&xw);
 }
@@ -544,31 +576,27 @@ static int close_enough(double got, double want, double tol)
 /* The bound for value i of a comparison. */
 typedef double (*tolerance_fn)(ptrdiff_t i, const void *context);
 
-/* Compare n values; on failure assert once, with the count of offenders and
- * the first one. `elements`: indices are elements of x (shown as multi-indices)
- * rather than groups. One assertion per comparison keeps passing runs cheap. */
-
-static void compare(const tu_case *c, const char *what, const float *got, const double *want,
-                    ptrdiff_t n, tolerance_fn tolerance, const void *context, int elements)
+/* Compare n values, skipping those with skip[i] != 0 (skip may be NULL); on
+ * failure assert once, with the count of offenders and the first one. With
+ * `x`, indices are elements of x (shown as multi-indices) rather than groups.
+ * One assertion per comparison keeps passing runs cheap. */
+static void compare(const subject *s, const sn_tensor *x, const char *what, const float *got,
+                    const double *want, const unsigned char *skip, ptrdiff_t n,
+                    tolerance_fn tolerance, const void *context)
 {
     ptrdiff_t bad = 0, first = -1;
-    double worst = 0.0;
-    for (ptrdiff_t i = 0; i < n; i++) {
-        double tol = tolerance(i, context);
-        if (!close_enough(got[i], want[i], tol)) {
+    for (ptrdiff_t i = 0; i < n; i++)
+        if (!(skip && skip[i]) && !close_enough(got[i], want[i], tolerance(i, context))) {
             if (first < 0)
                 first = i;
             bad++;
-        } else if (isfinite(want[i]) && tol > 0.0 && fabs(got[i] - want[i]) / tol > worst) {
-            worst = fabs(got[i] - want[i]) / tol;
         }
-    }
     if (bad == 0)
         return;
-    char desc[1024], where[200];
-    tu_describe(c, desc, sizeof desc);
-    if (elements)
-        tu_format_index(where, sizeof where, c->x.t.rank, c->x.t.dims, first);
+    char desc[DESC_SIZE], where[200];
+    s->describe(s->self, desc, sizeof desc);
+    if (x)
+        tu_format_index(where, sizeof where, x->rank, x->dims, first);
     else
         snprintf(where, sizeof where, "group %td", first);
     cr_assert(0, "%s: %s: %td of %td values out of bound; first at index=%td %s got=%.9g "
@@ -577,24 +605,29 @@ static void compare(const tu_case *c, const char *what, const float *got, const 
               tolerance(first, context));
 }
 
+typedef struct value_context {
+    const double *normalized;
+    const float *scale, *bias;   /* with the params */
+    const ptrdiff_t *param_of;   /* param index of each element */
+    const unsigned char *zero;   /* elements that must be exactly 0, or NULL */
+} value_context;
+
 static double normalized_tolerance(ptrdiff_t i, const void *context)
 {
-    const double *ref = context;
-    return 2e-6 * fmax(1.0, fabs(ref[i]));
+    const value_context *v = context;
+    if (v->zero && v->zero[i])
+        return 0.0;
+    return 2e-6 * fmax(1.0, fabs(v->normalized[i]));
 }
-
-typedef struct affine_context {
-    const double *normalized;
-    const float *scale, *bias;
-    ptrdiff_t features, inner;  /* element i has feature (i / inner) % features */
-} affine_context;
 
 static double affine_tolerance(ptrdiff_t i, const void *context)
 {
-    const affine_context *a = context;
-    ptrdiff_t k = (i / a->inner) % a->features;
-    double t = a->normalized[i];
-    double s = a->scale ? a->scale[k] : 1.0, b = a->bias ? a->bias[k] : 0.0;
+    const value_context *v = context;
+    if (v->zero && v->zero[i])
+        return 0.0;
+    ptrdiff_t k = v->param_of[i];
+    double t = v->normalized[i];
+    double s = v->scale ? v->scale[k] : 1.0, b = v->bias ? v->bias[k] : 0.0;
     /* The normalized value's bound carried through the scale, plus a few
      * roundings of the multiply and the add. */
     return 3e-6 * fmax(1.0, fabs(t)) * fmax(1.0, fabs(s)) + 3e-7 * (fabs(t * s) + fabs(b));
@@ -617,69 +650,51 @@ static double rstd_tolerance(ptrdiff_t g, const void *context)
     return 2e-6 * fabs(s->rstd[g]);
 }
 
-sn_path tu_check(const tu_case *c)
+/* Runs a case without parameters, then with `affine`, through `run`. */
+typedef void (*case_run_fn)(const void *self, int affine, tu_result *out);
+
+typedef struct check_input {
+    const subject *s;            /* of the run without parameters */
+    const subject *s_affine;     /* of the run with them */
+    const sn_tensor *x;          /* for counts and index formatting */
+    const tu_reference *ref;
+    ptrdiff_t groups;
+    int affine;
+    const ptrdiff_t *param_of;   /* param index of each element (for affine) */
+    ptrdiff_t param_count;
+    const unsigned char *skip;   /* or NULL */
+    const unsigned char *zero;   /* or NULL */
+    case_run_fn run;
+} check_input;
+
+static void check_results(const check_input *in)
 {
-    const sn_tensor *xt = &c->x.t;
-    int axis = resolved_axis(c);
-    sn_path path = tu_case_path(c);
-    if (c->want_path >= 0 && (int)path != c->want_path) {
-        char desc[1024];
-        tu_describe(c, desc, sizeof desc);
-        cr_assert(0, "%s: the case was built for the %s path", desc,
-                  tu_path_name((sn_path)c->want_path));
-    }
-
-    ptrdiff_t count = tu_count(xt->rank, xt->dims);
-    ptrdiff_t groups = tu_group_count(xt->rank, xt->dims, axis);
-    ptrdiff_t features = xt->dims[axis], inner = 1;
-    for (int i = axis + 1; i < xt->rank; i++)
-        inner *= xt->dims[i];
-
-    /* The oracle reads a dense copy of the input. */
-    float *values = malloc((size_t)(count + 1) * sizeof(float));
-    double *normalized = malloc((size_t)(count + 1) * sizeof(double));
-    double *expected = malloc((size_t)(count + 1) * sizeof(double));
-    double *mean = malloc((size_t)(groups + 1) * sizeof(double));
-    double *rstd = malloc((size_t)(groups + 1) * sizeof(double));
-    float *params = malloc((size_t)(2 * features + 1) * sizeof(float));
-    cr_assert(values && normalized && expected && mean && rstd && params, "out of memory");
-    for (ptrdiff_t i = 0; i < count; i++)
-        values[i] = *tu_at(&c->x, i);
-    sn_tensor dense = sn_tensor_dense(values, SN_FLOAT32, xt->rank, xt->dims);
-    oracle_layer_norm(&dense, axis, NULL, NULL, (double)c->epsilon, normalized, NULL, mean, rstd);
-
+    ptrdiff_t count = tu_count(in->x->rank, in->x->dims);
+    value_context vc = { in->ref->normalized, NULL, NULL, in->param_of, in->zero };
     tu_result r;
-    tu_run(c, 0, &r);
-    compare(c, "normalized value (no scale, no bias)", r.y, normalized, count,
-            normalized_tolerance, normalized, 1);
-    stats_context sc = { mean, rstd };
-    compare(c, "mean output", r.mean, mean, groups, mean_tolerance, &sc, 0);
-    compare(c, "rstd output", r.rstd, rstd, groups, rstd_tolerance, &sc, 0);
+    in->run(in->s->self, 0, &r);
+    compare(in->s, in->x, "normalized value (no scale, no bias)", r.y, in->ref->normalized,
+            in->skip, count, normalized_tolerance, &vc);
+    stats_context sc = { in->ref->mean, in->ref->rstd };
+    compare(in->s, NULL, "mean output", r.mean, in->ref->mean, NULL, in->groups, mean_tolerance,
+            &sc);
+    compare(in->s, NULL, "rstd output", r.rstd, in->ref->rstd, NULL, in->groups, rstd_tolerance,
+            &sc);
     tu_result_free(&r);
+    if (!in->affine)
+        return;
 
-    if (c->affine) {
-        tu_params(features, params, params + features);
-        affine_context ac = { normalized, c->affine & TU_SCALE ? params : NULL,
-                              c->affine & TU_BIAS ? params + features : NULL, features, inner };
-        for (ptrdiff_t i = 0; i < count; i++) {
-            ptrdiff_t k = (i / inner) % features;
-            expected[i] = normalized[i] * (ac.scale ? (double)ac.scale[k] : 1.0) +
-                          (ac.bias ? (double)ac.bias[k] : 0.0);
-        }
-        static const char *const what[] = { "", "with scale", "with bias",
-                                            "with scale and bias" };
-        tu_run(c, c->affine, &r);
-        compare(c, what[c->affine & 3], r.y, expected, count, affine_tolerance, &ac, 1);
-        tu_result_free(&r);
-    }
-
-    free(values);
-    free(normalized);
-    free(expected);
-    free(mean);
-    free(rstd);
+    float *params = malloc((size_t)(2 * in->param_count + 1) * sizeof(float));
+    cr_assert(params, "out of memory");
+    tu_params(in->param_count, params, params + in->param_count);
+    vc.scale = in->affine & TU_SCALE ? params : NULL;
+    vc.bias = in->affine & TU_BIAS ? params + in->param_count : NULL;
+    static const char *const what[] = { "", "with scale", "with bias", "with scale and bias" };
+    in->run(in->s_affine->self, in->affine, &r);
+    compare(in->s_affine, in->x, what[in->affine & 3], r.y, in->ref->expected, in->skip, count,
+            affine_tolerance, &vc);
+    tu_result_free(&r);
     free(params);
-    return path;
 }
 
 static ptrdiff_t first_difference(const float *a, const float *b, ptrdiff_t n)
@@ -690,18 +705,515 @@ static ptrdiff_t first_difference(const float *a, const float *b, ptrdiff_t n)
     return -1;
 }
 
-void tu_assert_same(const tu_case *c, const tu_result *a, const tu_result *b, const char *what)
+static void assert_same(const subject *s, const tu_result *a, const tu_result *b,
+                        const char *what)
 {
     const char *part[3] = { "y", "mean", "rstd" };
     const float *pa[3] = { a->y, a->mean, a->rstd }, *pb[3] = { b->y, b->mean, b->rstd };
     ptrdiff_t n[3] = { a->count, a->groups, a->groups };
+    if (a->count != b->count || a->groups != b->groups) {
+        char desc[DESC_SIZE];
+        s->describe(s->self, desc, sizeof desc);
+        cr_assert(0, "%s: %s: results of %td/%td elements and %td/%td groups", desc, what,
+                  a->count, b->count, a->groups, b->groups);
+    }
     for (int k = 0; k < 3; k++) {
         ptrdiff_t at = first_difference(pa[k], pb[k], n[k]);
         if (at >= 0) {
-            char desc[1024];
-            tu_describe(c, desc, sizeof desc);
+            char desc[DESC_SIZE];
+            s->describe(s->self, desc, sizeof desc);
             cr_assert(0, "%s: %s: %s differs at index %td: %a vs %a", desc, what, part[k], at,
                       (double)pa[k][at], (double)pb[k][at]);
         }
     }
+}
+
+static void describe_text(const void *self, char *out, size_t size)
+{
+    snprintf(out, size, "seed=%u isa=%s %s", tu_seed(), sn_isa_name(sn_get_isa()),
+             (const char *)self);
+}
+
+void tu_assert_same_described(const char *description, const tu_result *a, const tu_result *b,
+                              const char *what)
+{
+    subject s = { describe_text, description };
+    assert_same(&s, a, b, what);
+}
+
+/* ------------------------------------------------- layer norm runs */
+
+static sn_status layer_norm_entry(const void *self, const sn_tensor *x, const sn_tensor *y,
+                                  float *mean, float *rstd, const float *scale,
+                                  const float *bias)
+{
+    const tu_case *c = self;
+    sn_layer_norm_options o = SN_LAYER_NORM_DEFAULTS;
+    o.axis = c->axis;
+    o.epsilon = c->epsilon;
+    o.scale = scale;
+    o.bias = bias;
+    o.mean = mean;
+    o.rstd = rstd;
+    return sn_layer_norm(x, y, &o);
+}
+
+void tu_run(const tu_case *c, int affine, tu_result *out)
+{
+    const sn_tensor *xt = &c->x.t;
+    int axis = resolved_axis(c);
+    subject s = { describe_layer_case, c };
+    run_guarded(&s, "sn_layer_norm", layer_norm_entry, &c->x, c->in_place, c->y_strides,
+                tu_group_count(xt->rank, xt->dims, axis), xt->dims[axis], affine, out);
+}
+
+static void layer_case_run(const void *self, int affine, tu_result *out)
+{
+    tu_run(self, affine, out);
+}
+
+sn_path tu_check(const tu_case *c)
+{
+    const sn_tensor *xt = &c->x.t;
+    int axis = resolved_axis(c);
+    sn_path path = tu_case_path(c);
+    if (c->want_path >= 0 && (int)path != c->want_path) {
+        char desc[DESC_SIZE];
+        tu_describe(c, desc, sizeof desc);
+        cr_assert(0, "%s: the case was built for the %s path", desc,
+                  tu_path_name((sn_path)c->want_path));
+    }
+
+    ptrdiff_t count = tu_count(xt->rank, xt->dims);
+    ptrdiff_t groups = tu_group_count(xt->rank, xt->dims, axis);
+    ptrdiff_t features = xt->dims[axis];
+
+    /* The oracle reads a dense copy of the input. */
+    float *values = tu_dense_values(&c->x);
+    float *params = malloc((size_t)(2 * features + 1) * sizeof(float));
+    ptrdiff_t *param_of = malloc((size_t)(count + 1) * sizeof(ptrdiff_t));
+    tu_reference ref = tu_reference_alloc(count, groups);
+    cr_assert(params && param_of, "out of memory");
+    for (ptrdiff_t i = 0; i < count; i++)
+        param_of[i] = tu_param_index(xt->rank, xt->dims, 1u << axis, i);
+    tu_params(features, params, params + features);
+    sn_tensor dense = sn_tensor_dense(values, SN_FLOAT32, xt->rank, xt->dims);
+    oracle_layer_norm(&dense, axis, c->affine & TU_SCALE ? params : NULL,
+                      c->affine & TU_BIAS ? params + features : NULL, (double)c->epsilon,
+                      ref.normalized, ref.expected, ref.mean, ref.rstd);
+
+    subject s = { describe_layer_case, c };
+    check_input in = { &s, &s, xt, &ref, groups, c->affine, param_of, features, NULL, NULL,
+                       layer_case_run };
+    check_results(&in);
+
+    free(values);
+    free(params);
+    free(param_of);
+    tu_reference_free(&ref);
+    return path;
+}
+
+void tu_assert_same(const tu_case *c, const tu_result *a, const tu_result *b, const char *what)
+{
+    subject s = { describe_layer_case, c };
+    assert_same(&s, a, b, what);
+}
+
+/* ------------------------------------------------- generic norm cases */
+
+int tu_layout_axis(const char *layout, char role)
+{
+    for (int i = 0; layout && layout[i]; i++)
+        if (toupper((unsigned char)layout[i]) == toupper((unsigned char)role))
+            return i;
+    return -1;
+}
+
+ptrdiff_t tu_param_count(int rank, const ptrdiff_t *dims, unsigned mask)
+{
+    ptrdiff_t n = 1;
+    for (int i = 0; i < rank; i++)
+        if (mask >> i & 1u)
+            n *= dims[i];
+    return n;
+}
+
+ptrdiff_t tu_param_index(int rank, const ptrdiff_t *dims, unsigned mask, ptrdiff_t index)
+{
+    ptrdiff_t p = 0, weight = 1;
+    for (int i = rank - 1; i >= 0; i--) {
+        ptrdiff_t k = index % dims[i];
+        index /= dims[i];
+        if (mask >> i & 1u) {
+            p += k * weight;
+            weight *= dims[i];
+        }
+    }
+    return p;
+}
+
+ptrdiff_t tu_groups_of(int rank, const ptrdiff_t *dims, unsigned reduce)
+{
+    ptrdiff_t n = 1;
+    for (int i = 0; i < rank; i++)
+        if (!(reduce >> i & 1u))
+            n *= dims[i];
+    return n;
+}
+
+tu_norm_case tu_norm_case_new(const char *label, int index, int rank, const ptrdiff_t *dims,
+                              unsigned axes, const ptrdiff_t *x_strides,
+                              const ptrdiff_t *y_strides)
+{
+    tu_norm_case c;
+    memset(&c, 0, sizeof c);
+    c.label = label;
+    c.index = index;
+    c.axes = axes;
+    c.params = 1u << (rank - 1);
+    c.epsilon = 1e-6f;
+    c.affine = TU_SCALE | TU_BIAS;
+    c.want_path = -1;
+    c.mask_mode = SN_MASK_EXCLUDE;
+    c.x = tu_view_new(rank, dims, x_strides, 0);
+    if (y_strides)
+        memcpy(c.y_strides, y_strides, (size_t)rank * sizeof *y_strides);
+    else
+        memcpy(c.y_strides, sn_tensor_dense(NULL, SN_FLOAT32, rank, dims).strides,
+               sizeof c.y_strides);
+    return c;
+}
+
+static int highest_axis(unsigned mask, int rank)
+{
+    for (int i = rank - 1; i >= 0; i--)
+        if (mask >> i & 1u)
+            return i;
+    return rank - 1;
+}
+
+tu_norm_case tu_norm_case_layout(tu_rng *rng, const char *label, int index, int rank,
+                                 const ptrdiff_t *dims, unsigned axes, tu_layout x_layout,
+                                 tu_layout y_layout)
+{
+    ptrdiff_t xs[SN_MAX_RANK], ys[SN_MAX_RANK];
+    int a = highest_axis(axes, rank);
+    tu_layout_strides(rng, x_layout, rank, dims, a, xs);
+    tu_layout_strides(rng, y_layout, rank, dims, a, ys);
+    return tu_norm_case_new(label, index, rank, dims, axes, xs, ys);
+}
+
+void tu_norm_case_free(tu_norm_case *c)
+{
+    tu_view_free(&c->x);
+}
+
+/* A description resolved as sn_norm does (all 'S' without a layout). */
+static unsigned parse_text(const tu_norm_case *c, const char *text)
+{
+    char all_spatial[SN_MAX_RANK + 1];
+    const char *layout = c->layout;
+    if (!layout) {
+        memset(all_spatial, 'S', (size_t)c->x.t.rank);
+        all_spatial[c->x.t.rank] = '\0';
+        layout = all_spatial;
+    }
+    unsigned mask = 0;
+    sn_status status = sn_axes_parse(text, layout, c->x.t.dims, &mask);
+    cr_assert(status == SN_OK, "seed=%u isa=%s test=%s case=%d: sn_axes_parse(\"%s\", \"%s\") "
+              "returned %s (%s)", tu_seed(), tu_isa_name(), c->label, c->index, text, layout,
+              sn_status_string(status), sn_last_error_detail());
+    return mask;
+}
+
+unsigned tu_norm_axes(const tu_norm_case *c)
+{
+    return c->axes_text ? parse_text(c, c->axes_text) : c->axes;
+}
+
+unsigned tu_norm_params(const tu_norm_case *c, int affine)
+{
+    if (!affine)
+        return 0;
+    if (c->param_text)
+        return parse_text(c, c->param_text);
+    if (c->default_params) {
+        int f = tu_layout_axis(c->layout, 'F');
+        return 1u << (f >= 0 ? f : c->x.t.rank - 1);
+    }
+    return c->params;
+}
+
+sn_norm_options tu_norm_options(const tu_norm_case *c, int affine)
+{
+    sn_norm_options o = SN_NORM_DEFAULTS;
+    o.axes = c->axes_text ? 0 : c->axes;
+    o.axes_text = c->axes_text;
+    o.layout = c->layout;
+    if (affine) {
+        o.param_text = c->param_text;
+        if (!c->param_text && !c->default_params)
+            o.param_axes = c->params;
+    }
+    o.epsilon = c->epsilon;
+    o.seq_lens = c->seq_lens;
+    o.mask_mode = c->mask_mode;
+    return o;
+}
+
+/* Masking is in effect: lengths given and not ignored. */
+static int masked(const tu_norm_case *c)
+{
+    return c->seq_lens && c->mask_mode != SN_MASK_IGNORE;
+}
+
+static sn_tensor norm_y_tensor(const tu_norm_case *c)
+{
+    sn_tensor y = c->x.t;
+    if (!c->in_place)
+        memcpy(y.strides, c->y_strides, sizeof y.strides);
+    return y;
+}
+
+void tu_norm_plan(const tu_norm_case *c, int affine, sn_plan *plan)
+{
+    sn_tensor y = norm_y_tensor(c);
+    int m = masked(c);
+    sn_plan_build(&c->x.t, &y, tu_norm_axes(c), tu_norm_params(c, affine),
+                  m ? c->seq_lens : NULL, m ? tu_layout_axis(c->layout, 'B') : -1,
+                  m ? tu_layout_axis(c->layout, 'T') : -1, c->mask_mode == SN_MASK_ZERO, plan);
+}
+
+sn_path tu_norm_path(const tu_norm_case *c, int affine)
+{
+    sn_plan plan;
+    tu_norm_plan(c, affine, &plan);
+    return plan.path;
+}
+
+void tu_norm_describe(const tu_norm_case *c, int affine, char *out, size_t size)
+{
+    const sn_tensor *x = &c->x.t;
+    char dims[160], xs[200], ys[200], lens[200] = "none";
+    tu_format_dims(dims, sizeof dims, x->rank, x->dims);
+    tu_format_dims(xs, sizeof xs, x->rank, x->strides);
+    if (c->in_place)
+        snprintf(ys, sizeof ys, "(in place)");
+    else
+        tu_format_dims(ys, sizeof ys, x->rank, c->y_strides);
+    int b = tu_layout_axis(c->layout, 'B');
+    if (c->seq_lens && b >= 0) {
+        ptrdiff_t n = x->dims[b] < 12 ? x->dims[b] : 12;
+        size_t used = (size_t)snprintf(lens, sizeof lens, "[");
+        for (ptrdiff_t i = 0; i < n && used < sizeof lens; i++)
+            used += (size_t)snprintf(lens + used, sizeof lens - used, i ? ",%d" : "%d",
+                                     c->seq_lens[i]);
+        if (used < sizeof lens)
+            snprintf(lens + used, sizeof lens - used, "%s]", n < x->dims[b] ? ",..." : "");
+    }
+    static const char *const modes[] = { "exclude", "zero", "ignore" };
+    static const char *const affines[] = { "none", "scale", "bias", "scale+bias" };
+    sn_plan plan;
+    tu_norm_plan(c, affine, &plan);
+    snprintf(out, size,
+             "seed=%u isa=%s test=%s case=%d dims=%s x_strides=%s y_strides=%s axes=0x%x%s%s%s "
+             "params=0x%x%s%s%s (%s) layout=%s seq_lens=%s mask_mode=%s eps=%g path=%s "
+             "groups=%td threads=%d",
+             tu_seed(), sn_isa_name(sn_get_isa()), c->label, c->index, dims, xs, ys,
+             tu_norm_axes(c), c->axes_text ? " (\"" : "", c->axes_text ? c->axes_text : "",
+             c->axes_text ? "\")" : "", tu_norm_params(c, affine),
+             c->param_text ? " (\"" : "", c->param_text ? c->param_text : "",
+             c->param_text ? "\")" : "", affines[affine & 3], c->layout ? c->layout : "none",
+             lens, (unsigned)c->mask_mode < 3 ? modes[c->mask_mode] : "?", (double)c->epsilon,
+             tu_path_name(plan.path), plan.groups, sn_get_num_threads());
+}
+
+void tu_norm_fill_padding(tu_rng *rng, tu_norm_case *c, double mean, double std)
+{
+    const sn_tensor *x = &c->x.t;
+    int b = tu_layout_axis(c->layout, 'B'), t = tu_layout_axis(c->layout, 'T');
+    cr_assert(c->seq_lens && b >= 0 && t >= 0, "tu_norm_fill_padding needs seq_lens and a "
+              "layout with B and T");
+    ptrdiff_t count = tu_count(x->rank, x->dims);
+    for (ptrdiff_t i = 0; i < count; i++) {
+        ptrdiff_t rest = i, bi = 0, ti = 0;
+        for (int a = x->rank - 1; a >= 0; a--) {
+            ptrdiff_t k = rest % x->dims[a];
+            rest /= x->dims[a];
+            if (a == b)
+                bi = k;
+            if (a == t)
+                ti = k;
+        }
+        if (ti >= c->seq_lens[bi])
+            *tu_at(&c->x, i) = (float)(mean + std * tu_normal(rng));
+    }
+}
+
+static sn_status norm_entry(const void *self, const sn_tensor *x, const sn_tensor *y, float *mean,
+                            float *rstd, const float *scale, const float *bias)
+{
+    const norm_subject *n = self;
+    sn_norm_options o = tu_norm_options(n->c, n->affine);
+    o.scale = scale;
+    o.bias = bias;
+    o.mean = mean;
+    o.rstd = rstd;
+    return sn_norm(x, y, &o);
+}
+
+void tu_norm_run(const tu_norm_case *c, int affine, tu_result *out)
+{
+    const sn_tensor *xt = &c->x.t;
+    norm_subject ns = { c, affine };
+    subject s = { describe_norm_case, &ns };
+    run_guarded(&s, "sn_norm", norm_entry, &c->x, c->in_place, c->y_strides,
+                tu_groups_of(xt->rank, xt->dims, tu_norm_axes(c)),
+                tu_param_count(xt->rank, xt->dims, tu_norm_params(c, affine)), affine, out);
+}
+
+tu_reference tu_norm_reference(const tu_norm_case *c)
+{
+    const sn_tensor *xt = &c->x.t;
+    ptrdiff_t count = tu_count(xt->rank, xt->dims);
+    unsigned reduce = tu_norm_axes(c), params = tu_norm_params(c, c->affine);
+    ptrdiff_t groups = tu_groups_of(xt->rank, xt->dims, reduce);
+    ptrdiff_t param_count = tu_param_count(xt->rank, xt->dims, params);
+    tu_reference r = tu_reference_alloc(count, groups);
+    r.valid = malloc((size_t)(count + 1));
+    float *values = tu_dense_values(&c->x);
+    float *p = malloc((size_t)(2 * param_count + 1) * sizeof(float));
+    cr_assert(r.valid && p, "out of memory");
+    tu_params(param_count, p, p + param_count);
+    sn_tensor dense = sn_tensor_dense(values, SN_FLOAT32, xt->rank, xt->dims);
+    int m = masked(c);
+    oracle_norm_spec spec = { reduce,
+                              params,
+                              c->affine & TU_SCALE ? p : NULL,
+                              c->affine & TU_BIAS ? p + param_count : NULL,
+                              (double)c->epsilon,
+                              m ? c->seq_lens : NULL,
+                              m ? tu_layout_axis(c->layout, 'B') : -1,
+                              m ? tu_layout_axis(c->layout, 'T') : -1,
+                              m && c->mask_mode == SN_MASK_ZERO };
+    oracle_norm(&dense, &spec, r.normalized, r.expected, r.mean, r.rstd, r.valid);
+    free(values);
+    free(p);
+    return r;
+}
+
+tu_reference tu_reference_alloc(ptrdiff_t count, ptrdiff_t groups)
+{
+    tu_reference r = { malloc((size_t)(count + 1) * sizeof(double)),
+                       malloc((size_t)(count + 1) * sizeof(double)),
+                       malloc((size_t)(groups + 1) * sizeof(double)),
+                       malloc((size_t)(groups + 1) * sizeof(double)), NULL };
+    cr_assert(r.normalized && r.expected && r.mean && r.rstd, "out of memory");
+    return r;
+}
+
+float *tu_dense_values(const tu_view *v)
+{
+    ptrdiff_t count = tu_count(v->t.rank, v->t.dims);
+    float *values = malloc((size_t)(count + 1) * sizeof(float));
+    cr_assert(values, "out of memory");
+    for (ptrdiff_t i = 0; i < count; i++)
+        values[i] = *tu_at(v, i);
+    return values;
+}
+
+void tu_reference_free(tu_reference *r)
+{
+    free(r->normalized);
+    free(r->expected);
+    free(r->mean);
+    free(r->rstd);
+    free(r->valid);
+    memset(r, 0, sizeof *r);
+}
+
+static void norm_case_run(const void *self, int affine, tu_result *out)
+{
+    const norm_subject *n = self;
+    tu_norm_run(n->c, affine, out);
+}
+
+sn_path tu_norm_check_against(const tu_norm_case *c, const tu_reference *ref, int *paths)
+{
+    const sn_tensor *xt = &c->x.t;
+    ptrdiff_t count = tu_count(xt->rank, xt->dims);
+    unsigned reduce = tu_norm_axes(c), params = tu_norm_params(c, c->affine);
+    sn_path path[2] = { tu_norm_path(c, 0), tu_norm_path(c, c->affine) };
+    for (int run = 0; run < (c->affine ? 2 : 1); run++) {
+        if (c->want_path >= 0 && (int)path[run] != c->want_path) {
+            char desc[DESC_SIZE];
+            tu_norm_describe(c, run ? c->affine : 0, desc, sizeof desc);
+            cr_assert(0, "%s: the case was built for the %s path", desc,
+                      tu_path_name((sn_path)c->want_path));
+        }
+        if (paths)
+            paths[path[run]]++;
+    }
+
+    ptrdiff_t *param_of = malloc((size_t)(count + 1) * sizeof(ptrdiff_t));
+    unsigned char *skip = malloc((size_t)(count + 1)), *zero = malloc((size_t)(count + 1));
+    cr_assert(param_of && skip && zero, "out of memory");
+    int any_padded = 0;
+    for (ptrdiff_t i = 0; i < count; i++) {
+        int padded = ref->valid && !ref->valid[i];
+        any_padded |= padded;
+        param_of[i] = tu_param_index(xt->rank, xt->dims, params, i);
+        skip[i] = padded && c->valid_only;
+        zero[i] = padded && masked(c) && c->mask_mode == SN_MASK_ZERO;
+    }
+    norm_subject ns = { c, 0 }, ns_affine = { c, c->affine };
+    subject s = { describe_norm_case, &ns }, s_affine = { describe_norm_case, &ns_affine };
+    check_input in = { &s,
+                       &s_affine,
+                       xt,
+                       ref,
+                       tu_groups_of(xt->rank, xt->dims, reduce),
+                       c->affine,
+                       param_of,
+                       tu_param_count(xt->rank, xt->dims, params),
+                       any_padded && c->valid_only ? skip : NULL,
+                       any_padded ? zero : NULL,
+                       norm_case_run };
+    check_results(&in);
+    free(param_of);
+    free(skip);
+    free(zero);
+    return path[0];
+}
+
+sn_path tu_norm_check(const tu_norm_case *c, int *paths)
+{
+    tu_reference ref = tu_norm_reference(c);
+    sn_path path = tu_norm_check_against(c, &ref, paths);
+    tu_reference_free(&ref);
+    return path;
+}
+
+void tu_norm_assert_same(const tu_norm_case *c, int affine, const tu_result *a,
+                         const tu_result *b, const char *what)
+{
+    norm_subject ns = { c, affine };
+    subject s = { describe_norm_case, &ns };
+    assert_same(&s, a, b, what);
+}
+
+void tu_format_tensor(char *out, size_t size, const char *name, const sn_tensor *t)
+{
+    if (!t) {
+        snprintf(out, size, "%s=NULL", name);
+        return;
+    }
+    char dims[160] = "[]", strides[200] = "[]";
+    if (t->rank >= 1 && t->rank <= SN_MAX_RANK) {
+        tu_format_dims(dims, sizeof dims, t->rank, t->dims);
+        tu_format_dims(strides, sizeof strides, t->rank, t->strides);
+    }
+    snprintf(out, size, "%s: data=%p dtype=%d rank=%d dims=%s strides=%s", name, t->data,
+             (int)t->dtype, t->rank, dims, strides);
 }

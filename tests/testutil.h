@@ -165,4 +165,111 @@ sn_path tu_check(const tu_case *c);
  * comparison in the message, with the case's description. */
 void tu_assert_same(const tu_case *c, const tu_result *a, const tu_result *b, const char *what);
 
+/* ------------------------------------------------- generic norm cases */
+
+/* Index of the axis of `role` ('B', 'T', 'F', 'S'; case-insensitive) in a
+ * layout string, or -1 (also for a NULL layout). */
+int tu_layout_axis(const char *layout, char role);
+/* Number of elements of scale/bias over the param axes `mask` (1 for none). */
+ptrdiff_t tu_param_count(int rank, const ptrdiff_t *dims, unsigned mask);
+/* Index into dense row-major params over `mask` of a row-major position. */
+ptrdiff_t tu_param_index(int rank, const ptrdiff_t *dims, unsigned mask, ptrdiff_t index);
+/* Number of groups: the product of the dims not in `reduce`. */
+ptrdiff_t tu_groups_of(int rank, const ptrdiff_t *dims, unsigned reduce);
+
+/*
+ * One sn_norm case. Axes and parameter axes are given as bits, or as text
+ * (then parsed with sn_axes_parse against the layout, or a layout of all 'S'
+ * when none is given, exactly as sn_norm resolves them, to compute the
+ * reference). The runs with scale/bias use tu_params over the param axes.
+ */
+typedef struct tu_norm_case {
+    const char *label;     /* which test */
+    int index;             /* case number within it */
+    unsigned axes;         /* reduced axes, when axes_text is NULL */
+    const char *axes_text;
+    unsigned params;       /* param axes of the runs with scale/bias, when param_text is NULL */
+    const char *param_text;
+    int default_params;    /* pass SN_AXES_DEFAULT (the feature axis) instead of params */
+    const char *layout;    /* or NULL */
+    float epsilon;
+    int in_place;
+    int affine;            /* TU_SCALE | TU_BIAS for the second run of tu_norm_check */
+    int want_path;         /* the planner's path every run must take, or -1 */
+    const int *seq_lens;   /* [B] along T of the layout, or NULL (the test owns the array) */
+    sn_mask_mode mask_mode;
+    int valid_only;        /* tu_norm_check compares only valid (unpadded) elements */
+    ptrdiff_t y_strides[SN_MAX_RANK];  /* ignored when in_place */
+    tu_view x;             /* the input, filled by the test */
+} tu_norm_case;
+
+/* A case over x (not yet filled): params on the last axis, scale and bias,
+ * epsilon 1e-6, no layout, no masking. NULL strides mean dense. */
+tu_norm_case tu_norm_case_new(const char *label, int index, int rank, const ptrdiff_t *dims,
+                              unsigned axes, const ptrdiff_t *x_strides,
+                              const ptrdiff_t *y_strides);
+/* The same with strides drawn from layouts; TU_TRANSPOSED puts the innermost
+ * reduced axis outermost in memory. */
+tu_norm_case tu_norm_case_layout(tu_rng *rng, const char *label, int index, int rank,
+                                 const ptrdiff_t *dims, unsigned axes, tu_layout x_layout,
+                                 tu_layout y_layout);
+void tu_norm_case_free(tu_norm_case *c);
+/* The reduced axes and (for a run with `affine`) the param axes as sn_norm
+ * resolves them; asserts that the text parses. */
+unsigned tu_norm_axes(const tu_norm_case *c);
+unsigned tu_norm_params(const tu_norm_case *c, int affine);
+/* The options of a run (mean, rstd, scale and bias left NULL). */
+sn_norm_options tu_norm_options(const tu_norm_case *c, int affine);
+/* The plan sn_norm builds for a run with `affine`. */
+void tu_norm_plan(const tu_norm_case *c, int affine, sn_plan *plan);
+sn_path tu_norm_path(const tu_norm_case *c, int affine);
+/* seed, ISA, label, case, dims, strides, axes and param masks (and texts),
+ * layout, seq_lens, mask mode, epsilon, in-place, path, threads. */
+void tu_norm_describe(const tu_norm_case *c, int affine, char *out, size_t size);
+/* Overwrite the padded frames (t >= seq_lens[b]) of c->x with
+ * mean + std * N(0, 1); mean NaN writes NaN. */
+void tu_norm_fill_padding(tu_rng *rng, tu_norm_case *c, double mean, double std);
+
+/* As tu_run, for sn_norm: mean/rstd over the groups (tu_groups_of). */
+void tu_norm_run(const tu_norm_case *c, int affine, tu_result *out);
+
+/* What a case must produce, per element in row-major order and per group. */
+typedef struct tu_reference {
+    double *normalized;    /* before scale and bias */
+    double *expected;      /* with the case's affine (may be NULL when c->affine is 0) */
+    double *mean, *rstd;
+    unsigned char *valid;  /* 1 unless padded; NULL: all valid */
+} tu_reference;
+
+/* Uninitialized arrays for `count` elements and `groups` groups (valid NULL). */
+tu_reference tu_reference_alloc(ptrdiff_t count, ptrdiff_t groups);
+/* The elements of a view in row-major logical order, as a new array. */
+float *tu_dense_values(const tu_view *v);
+/* The oracle's reference for a case (free with tu_reference_free). */
+tu_reference tu_norm_reference(const tu_norm_case *c);
+void tu_reference_free(tu_reference *r);
+
+/*
+ * The full check against `ref`: a run without scale/bias against the
+ * normalized values (|y - ref| <= 2e-6 * max(1, |ref|)), mean and rstd; then,
+ * if c->affine, a run with scale/bias against the expected values under a
+ * bound that adds the affine step's rounding. Padded outputs with
+ * SN_MASK_ZERO must be exactly 0; c->valid_only skips padded elements.
+ * Asserts c->want_path when >= 0. Counts each run's path in paths[3] (may be
+ * NULL); returns the path of the run without parameters.
+ */
+sn_path tu_norm_check_against(const tu_norm_case *c, const tu_reference *ref, int *paths);
+/* tu_norm_check_against the oracle. */
+sn_path tu_norm_check(const tu_norm_case *c, int *paths);
+
+/* Bitwise equality of two results, described by the case. */
+void tu_norm_assert_same(const tu_norm_case *c, int affine, const tu_result *a,
+                         const tu_result *b, const char *what);
+/* The same under a free-form description (seed and ISA are prepended). */
+void tu_assert_same_described(const char *description, const tu_result *a, const tu_result *b,
+                              const char *what);
+
+/* "name: data=... dtype=... rank=... dims=[...] strides=[...]" or "name=NULL". */
+void tu_format_tensor(char *out, size_t size, const char *name, const sn_tensor *t);
+
 #endif

@@ -10,8 +10,9 @@
  *
  * Adding a layer: one row per shape in the workloads table: for a
  * configuration of sn_norm its axes, layout and parameter axes (run_norm and
- * norm_error serve every one); for anything else a run function and a
- * reference (max error) function.
+ * norm_error serve every one); for a configuration of sn_batch_norm its
+ * layout and training flag (run_batch_norm and batch_norm_error); for
+ * anything else a run function and a reference (max error) function.
  *
  * Exit status: 0 when every call succeeded within the accuracy bar, 1 when
  * one did not, 2 on a usage error.
@@ -105,10 +106,20 @@ typedef struct norm_config {
     const char *note;       /* what the configuration is, for the legend */
 } norm_config;
 
-/* Scale and bias of a norm workload: dense over its param axes. */
+/* How a workload calls sn_batch_norm: the "current" preset with this layout
+ * (the feature axis is where 'F' is) and training flag. */
+typedef struct batch_norm_config {
+    const char *layout;
+    int training;
+    const char *note; /* what the configuration is, for the legend */
+} batch_norm_config;
+
+/* Scale and bias of a norm workload: dense over its param axes; the state of
+ * a batch_norm workload. */
 typedef struct params {
     const float *scale;
     const float *bias;
+    sn_batch_norm_state *state;
 } params;
 
 typedef struct workload workload;
@@ -122,9 +133,11 @@ struct workload {
     sn_status (*run)(const workload *w, const float *x, float *y, const params *p);
     /* The largest |n - n_ref| / max(1, |n_ref|) over all elements: n_ref the
      * normalized value computed in float64 from the same float32 x, n the one
-     * in y (with scale and bias: (y - bias) / scale, computed in float64). */
+     * in y (with scale and bias: (y - bias) / scale, computed in float64).
+     * Called right after the timing, with the ISA and threads still set. */
     double (*max_error)(const workload *w, const float *x, const float *y, const params *p);
-    const norm_config *norm; /* NULL for layer_norm */
+    const norm_config *norm;             /* for norm rows, else NULL */
+    const batch_norm_config *batch_norm; /* for batch_norm rows, else NULL */
 };
 
 static size_t elements(const workload *w)
@@ -311,6 +324,166 @@ done:
     return worst;
 }
 
+/* --- batch norm: statistics per feature over every other axis, and a state */
+
+static sn_batch_norm_options batch_norm_options(const workload *w)
+{
+    sn_batch_norm_options o = sn_batch_norm_defaults(SN_BATCH_NORM_CURRENT);
+    o.layout = w->batch_norm->layout;
+    return o;
+}
+
+/* The dense tensor as [outer, F, inner] around its feature axis. */
+static size_t batch_norm_features(const workload *w, size_t *outer, size_t *inner)
+{
+    const char *f = strchr(w->batch_norm->layout, 'F');
+    int axis = f ? (int)(f - w->batch_norm->layout) : w->rank - 1;
+    *outer = *inner = 1;
+    for (int i = 0; i < w->rank; i++) {
+        if (i < axis)
+            *outer *= (size_t)w->dims[i];
+        else if (i > axis)
+            *inner *= (size_t)w->dims[i];
+    }
+    return (size_t)w->dims[axis];
+}
+
+/* Every call uses (and, training, updates) the state in p. */
+static sn_status run_batch_norm(const workload *w, const float *x, float *y, const params *p)
+{
+    sn_tensor xt = sn_tensor_dense((void *)x, SN_FLOAT32, w->rank, w->dims);
+    sn_tensor yt = sn_tensor_dense(y, SN_FLOAT32, w->rank, w->dims);
+    sn_batch_norm_options o = batch_norm_options(w);
+    return sn_batch_norm(&xt, &yt, p->state, &o, w->batch_norm->training, NULL);
+}
+
+/* The state a training loop could have left: sn_batch_norm_init, then running
+ * mean and variance near the data's (mean + 0.1 std * U(-1,1) and variance
+ * times U(0.8,1.2)), gamma 0.5, 1 or 2 (powers of two, so that the normalized
+ * value can be read back from y exactly), beta in [-0.5, 0.5). */
+static sn_status fill_batch_norm_state(const workload *w, sn_batch_norm_state *s, uint64_t seed)
+{
+    static const float gammas[3] = { 0.5f, 1.0f, 2.0f };
+    sn_batch_norm_options o = batch_norm_options(w);
+    sn_status status = sn_batch_norm_init(s, &o);
+    if (status != SN_OK)
+        return status;
+    rng_state = seed;
+    for (ptrdiff_t f = 0; f < s->features; f++) {
+        double std = w->data->std;
+        s->running_mean[f] = (float)(w->data->mean + 0.1 * std * (2.0 * next_unit() - 1.0));
+        s->running_var[f] = (float)(std * std * (0.8 + 0.4 * next_unit()));
+        s->gamma[f] = gammas[next_u64() % 3];
+        s->beta[f] = (float)(next_unit() - 0.5);
+    }
+    return SN_OK;
+}
+
+/* Runs the layer once more (into a buffer of its own) from a copy of the
+ * state taken right before, then checks against float64:
+ *  - the normalized value (y - beta) / gamma against (x - mean) / sqrt(var +
+ *    epsilon), with mean and var the running statistics from before the call
+ *    (inference) or the batch statistics per feature over every other axis
+ *    (training: the "current" preset has use_sample 0 and delay_sample_update 1);
+ *  - the state after the call: running += (batch - running) * momentum with
+ *    the biased batch variance (training), untouched (inference; any change
+ *    is an infinite error), gamma and beta untouched. */
+static double batch_norm_error(const workload *w, const float *x, const float *y, const params *p)
+{
+    (void)y;
+    sn_batch_norm_state *s = p->state;
+    sn_batch_norm_options o = batch_norm_options(w);
+    int training = w->batch_norm->training;
+    size_t outer, inner, features = batch_norm_features(w, &outer, &inner);
+    size_t n = elements(w), count = outer * inner;
+    float *before = malloc(4 * features * sizeof(float));
+    float *out = alloc_floats(n);
+    double *mean = calloc(features, sizeof(double)), *var = calloc(features, sizeof(double));
+    double *dev = calloc(features, sizeof(double));
+    float *mean0, *var0, *gamma0, *beta0;
+    double worst = INFINITY;
+    if (!before || !out || !mean || !var || !dev || count == 0)
+        goto done;
+    mean0 = before;
+    var0 = mean0 + features;
+    gamma0 = var0 + features;
+    beta0 = gamma0 + features;
+    memcpy(mean0, s->running_mean, features * sizeof(float));
+    memcpy(var0, s->running_var, features * sizeof(float));
+    memcpy(gamma0, s->gamma, features * sizeof(float));
+    memcpy(beta0, s->beta, features * sizeof(float));
+    if (run_batch_norm(w, x, out, p) != SN_OK)
+        goto done;
+
+    if (training) {
+        /* As for layer norm: a shifted sum for the mean (the shift is the
+         * feature's first element), then the corrected two-pass variance. */
+        for (size_t f = 0; f < features; f++)
+            dev[f] = x[f * inner]; /* dev holds the shift for now */
+        for (size_t i = 0, a = 0; a < outer; a++)
+            for (size_t f = 0; f < features; f++)
+                for (size_t k = 0; k < inner; k++, i++)
+                    mean[f] += x[i] - dev[f];
+        for (size_t f = 0; f < features; f++) {
+            mean[f] = dev[f] + mean[f] / (double)count;
+            dev[f] = 0.0;
+        }
+        for (size_t i = 0, a = 0; a < outer; a++)
+            for (size_t f = 0; f < features; f++)
+                for (size_t k = 0; k < inner; k++, i++) {
+                    double d = x[i] - mean[f];
+                    dev[f] += d;
+                    var[f] += d * d;
+                }
+        for (size_t f = 0; f < features; f++)
+            var[f] = (var[f] - dev[f] * dev[f] / (double)count) / (double)count;
+    } else {
+        for (size_t f = 0; f < features; f++) {
+            mean[f] = mean0[f];
+            var[f] = var0[f];
+        }
+    }
+    worst = 0.0;
+    for (size_t f = 0; f < features; f++)
+        dev[f] = 1.0 / sqrt(var[f] + (double)o.epsilon); /* dev now holds rstd */
+    for (size_t i = 0, a = 0; a < outer; a++)
+        for (size_t f = 0; f < features; f++)
+            for (size_t k = 0; k < inner; k++, i++) {
+                double normalized =
+                    isfinite(out[i]) ? ((double)out[i] - beta0[f]) / gamma0[f] : INFINITY;
+                double e = relative_error(normalized, (x[i] - mean[f]) * dev[f]);
+                if (!(e <= worst))
+                    worst = e;
+            }
+    /* The state after the call. */
+    if (memcmp(gamma0, s->gamma, features * sizeof(float)) ||
+        memcmp(beta0, s->beta, features * sizeof(float)))
+        worst = INFINITY;
+    if (!training) {
+        if (memcmp(mean0, s->running_mean, features * sizeof(float)) ||
+            memcmp(var0, s->running_var, features * sizeof(float)))
+            worst = INFINITY;
+    } else {
+        double momentum = o.momentum;
+        for (size_t f = 0; f < features; f++) {
+            double e =
+                relative_error(s->running_mean[f], mean0[f] + (mean[f] - mean0[f]) * momentum);
+            if (!(e <= worst))
+                worst = e;
+            e = relative_error(s->running_var[f], var0[f] + (var[f] - var0[f]) * momentum);
+            if (!(e <= worst))
+                worst = e;
+        }
+    }
+done:
+    free(before);
+    free(out);
+    free(mean);
+    free(var);
+    free(dev);
+    return worst;
+}
+
 /* Scale: 0.5, 1 or 2 (powers of two, so that the normalized value can be read
  * back from y exactly); bias: uniform in [-0.5, 0.5), rounded to float32. */
 static void fill_params(float *scale, float *bias, size_t n, uint64_t seed)
@@ -338,20 +511,43 @@ static const norm_config norm_bft_except_batch = { "BFT", "except_batch", 0, "F"
 static const norm_config norm_group_32 = { NULL, NULL, 0xCu, NULL, 0x6u, 0xCu, 0x6u,
                                            "[2,320,64,64] in 32 groups, 320 channels" };
 
-#define NORM(config) run_norm, norm_error, config
+#define NORM(config) run_norm, norm_error, config, NULL
+
+static const batch_norm_config batch_norm_infer_btf = {
+    "BTF", 0, "feature last, 512 features; frozen running statistics, one pass"
+};
+static const batch_norm_config batch_norm_train_btf = {
+    "BTF", 1, "feature last, 512 features; batch statistics, running update"
+};
+static const batch_norm_config batch_norm_infer_bfss = {
+    "BFSS", 0, "channels first, 256 channels; frozen running statistics, one pass"
+};
+static const batch_norm_config batch_norm_train_bfss = {
+    "BFSS", 1, "channels first, 256 channels; batch statistics, running update"
+};
+
+#define BATCH_NORM(config) run_batch_norm, batch_norm_error, NULL, config
 
 /* The default workload: every layer built so far, one row per shape. */
 static const workload workloads[] = {
-    { "layer_norm", 2, { 8192, 768 }, &normal_data, run_layer_norm, layer_norm_error, NULL },
-    { "layer_norm", 2, { 2048, 4096 }, &offset_data, run_layer_norm, layer_norm_error, NULL },
-    { "layer_norm", 2, { 64, 65536 }, &far_data, run_layer_norm, layer_norm_error, NULL },
-    { "layer_norm", 2, { 1, 768 }, &normal_data, run_layer_norm, layer_norm_error, NULL },
+    { "layer_norm", 2, { 8192, 768 }, &normal_data, run_layer_norm, layer_norm_error, NULL, NULL },
+    { "layer_norm", 2, { 2048, 4096 }, &offset_data, run_layer_norm, layer_norm_error, NULL, NULL },
+    { "layer_norm", 2, { 64, 65536 }, &far_data, run_layer_norm, layer_norm_error, NULL, NULL },
+    { "layer_norm", 2, { 1, 768 }, &normal_data, run_layer_norm, layer_norm_error, NULL, NULL },
     { "norm F", 3, { 32, 200, 512 }, &normal_data, NORM(&norm_btf_f) },
     { "norm TF", 3, { 32, 200, 512 }, &normal_data, NORM(&norm_btf_tf) },
     { "norm T", 3, { 32, 200, 512 }, &offset_data, NORM(&norm_btf_t) },
     { "norm T", 3, { 16, 64, 4096 }, &far_data, NORM(&norm_bft_t) },
     { "norm except_batch", 3, { 8, 512, 1024 }, &offset_data, NORM(&norm_bft_except_batch) },
     { "group_norm 32", 4, { 2, 32, 10, 4096 }, &normal_data, NORM(&norm_group_32) },
+    { "batch_norm infer BTF", 3, { 32, 200, 512 }, &normal_data,
+      BATCH_NORM(&batch_norm_infer_btf) },
+    { "batch_norm train BTF", 3, { 32, 200, 512 }, &offset_data,
+      BATCH_NORM(&batch_norm_train_btf) },
+    { "batch_norm infer BFSS", 4, { 32, 256, 28, 28 }, &normal_data,
+      BATCH_NORM(&batch_norm_infer_bfss) },
+    { "batch_norm train BFSS", 4, { 32, 256, 28, 28 }, &far_data,
+      BATCH_NORM(&batch_norm_train_bfss) },
 };
 
 /* -------------------------------------------------------------- timing */
@@ -573,8 +769,35 @@ static void print_norm_legend(const workload *ws, size_t count)
             snprintf(param_axes, sizeof param_axes, "\"%s\"", c->param_text);
         else
             mask_text(c->param_axes, param_axes, sizeof param_axes);
-        printf("  %-18s %-13s layout %-4s axes %-14s params %-6s %s\n", ws[i].layer, shape,
+        printf("  %-21s %-13s layout %-4s axes %-14s params %-6s %s\n", ws[i].layer, shape,
                c->layout ? c->layout : "-", axes, param_axes, c->note);
+    }
+    printf("\n");
+}
+
+/* One line per batch_norm workload, after what every one has in common. */
+static void print_batch_norm_legend(const workload *ws, size_t count)
+{
+    sn_batch_norm_options o = sn_batch_norm_defaults(SN_BATCH_NORM_CURRENT);
+    printf("batch_norm rows: sn_batch_norm, preset \"current\" (momentum %g, epsilon %g,\n"
+           "use_sample %g, delay_sample_update %d, update_sample_only_in_training %d), no\n"
+           "sequence lengths. The state ([F] each) is reset before every ISA and thread count:\n"
+           "running mean and variance near the data's, gamma 0.5, 1 or 2, beta in [-0.5, 0.5);\n"
+           "training calls update it. infer: training=0; train: training=1.\n"
+           "max err: of one more call from a copy of the state, on the normalized value\n"
+           "(y - beta) / gamma against float64 with the running statistics from before the\n"
+           "call (infer) or the batch statistics per feature over every other axis (train),\n"
+           "and on the state after the call (train: the float64 momentum update of the\n"
+           "running mean and biased variance; infer: unchanged).\n",
+           (double)o.momentum, (double)o.epsilon, (double)o.use_sample, o.delay_sample_update,
+           o.update_sample_only_in_training);
+    for (size_t i = 0; i < count; i++) {
+        const batch_norm_config *c = ws[i].batch_norm;
+        char shape[64];
+        if (!c)
+            continue;
+        shape_text(&ws[i], shape, sizeof shape);
+        printf("  %-21s %-13s layout %-4s  %s\n", ws[i].layer, shape, c->layout, c->note);
     }
     printf("\n");
 }
@@ -593,7 +816,7 @@ static void usage(FILE *f, const char *argv0)
             argv0);
 }
 
-#define ROW_FORMAT "%-18s %-13s %-12s %-7s %7s %12s %8s %11s %8s  %s\n"
+#define ROW_FORMAT "%-21s %-13s %-12s %-7s %7s %12s %8s %11s %8s  %s\n"
 
 int main(int argc, char **argv)
 {
@@ -628,16 +851,19 @@ int main(int argc, char **argv)
            env_isa ? env_isa : "unset");
     printf("threads:        %d (OMP_NUM_THREADS=%s)\n", max_threads, env_threads ? env_threads : "unset");
     printf("\n");
-    printf("Workload: each layer out of place, epsilon %g, on data drawn from N(mean,std)\n"
-           "and rounded to float32; layer_norm without scale or bias.\n"
-           "time: median of %d batches of >= %g ms. GB/s: (bytes read + bytes written) / time,\n"
-           "1 GB = 1e9 B. memcpy GB/s: a memcpy of the same bytes (x -> y, same threads),\n"
-           "its batches alternating with the layer's; %% memcpy = memcpy time / layer time.\n"
+    printf("Workload: each layer out of place, epsilon %g (batch_norm: its preset's), on data\n"
+           "drawn from N(mean,std) and rounded to float32; layer_norm without scale or bias.\n"
+           "time: median of %d batches of >= %g ms (batch_norm rows: >= %g ms).\n"
+           "GB/s: (bytes read + bytes written) / time, 1 GB = 1e9 B. memcpy GB/s: a memcpy\n"
+           "of the same bytes (x -> y, same threads), its batches alternating with the\n"
+           "layer's; %% memcpy = memcpy time / layer time.\n"
            "max err: largest |n - n_ref| / max(1, |n_ref|), n the normalized value, n_ref float64;\n"
            "the bar is %g.\n\n",
-           (double)EPSILON, plan.batches, plan.batch_seconds * 1e3, ERROR_BAR);
+           (double)EPSILON, plan.batches, plan.batch_seconds * 1e3, plan.batch_seconds * 0.5e3,
+           ERROR_BAR);
     size_t n_workloads = sizeof workloads / sizeof workloads[0];
     print_norm_legend(workloads, n_workloads);
+    print_batch_norm_legend(workloads, n_workloads);
     printf(ROW_FORMAT, "layer", "shape", "data", "ISA", "threads", "time (us)", "GB/s", "memcpy GB/s",
            "% memcpy", "max err");
 
@@ -652,11 +878,19 @@ int main(int argc, char **argv)
         char shape[64];
         shape_text(w, shape, sizeof shape);
         size_t n_params = w->norm ? param_count(w) : 0;
+        size_t outer, inner;
+        size_t features = w->batch_norm ? batch_norm_features(w, &outer, &inner) : 0;
         float *x = alloc_floats(n), *y = alloc_floats(n);
         float *scale = n_params ? alloc_floats(n_params) : NULL;
         float *bias = n_params ? alloc_floats(n_params) : NULL;
-        params p = { scale, bias };
-        if (!x || !y || (n_params && (!scale || !bias))) {
+        float *state_memory = features ? malloc(4 * features * sizeof(float)) : NULL;
+        sn_batch_norm_state state = { 0, NULL, NULL, NULL, NULL };
+        if (state_memory)
+            state = (sn_batch_norm_state){ (ptrdiff_t)features, state_memory,
+                                           state_memory + features, state_memory + 2 * features,
+                                           state_memory + 3 * features };
+        params p = { scale, bias, features ? &state : NULL };
+        if (!x || !y || (n_params && (!scale || !bias)) || (features && !state_memory)) {
             printf(ROW_FORMAT, w->layer, shape, w->data->label, "-", "-", "-", "-", "-", "-",
                    "out of memory");
             failures++;
@@ -664,6 +898,7 @@ int main(int argc, char **argv)
             free(y);
             free(scale);
             free(bias);
+            free(state_memory);
             continue;
         }
         fill_data(x, n, w->data, 1000 + wi);
@@ -671,6 +906,11 @@ int main(int argc, char **argv)
             fill_params(scale, bias, n_params, 2000 + wi);
         memset(y, 0, n * sizeof(float));
 
+        /* batch_norm rows (long calls, and a float64 check per run) in shorter
+         * batches, to keep the default run within a minute. */
+        timing_plan row_plan = plan;
+        if (w->batch_norm)
+            row_plan.batch_seconds = plan.batch_seconds / 2;
         for (int ti = 0; ti < n_thread_counts; ti++) {
             int threads = thread_counts[ti];
             copy_job copy = { y, x, n * sizeof(float), threads };
@@ -684,11 +924,15 @@ int main(int argc, char **argv)
                 timed layer_timing = { layer_call, &job, 0, { 0 } };
                 timed copy_timing = { copy_call, &copy, 0, { 0 } };
                 double s = 0.0, copy_s = 0.0;
-                sn_status status = sn_set_isa((sn_isa)isa);
+                sn_status status = SN_OK;
+                if (features)
+                    status = fill_batch_norm_state(w, &state, 3000 + wi);
+                if (status == SN_OK)
+                    status = sn_set_isa((sn_isa)isa);
                 if (status == SN_OK)
                     status = sn_set_num_threads(threads);
                 if (status == SN_OK)
-                    status = median_pair(&copy_timing, &layer_timing, &plan, &copy_s, &s);
+                    status = median_pair(&copy_timing, &layer_timing, &row_plan, &copy_s, &s);
                 if (status != SN_OK) {
                     printf(ROW_FORMAT, w->layer, shape, w->data->label, sn_isa_name((sn_isa)isa),
                            threads_text, "-", "-", "-", "-", sn_status_string(status));
@@ -713,6 +957,7 @@ int main(int argc, char **argv)
         free(y);
         free(scale);
         free(bias);
+        free(state_memory);
     }
     sn_set_isa(SN_ISA_AUTO);
     sn_set_num_threads(0);
