@@ -20,6 +20,7 @@ typedef struct run {
     const sn_group_norm *given;      /* MODE_APPLY: by group index */
     ptrdiff_t blocks;        /* units per run: row blocks (ROWS) or row units (COLUMNS) */
     ptrdiff_t units;         /* runs * blocks: the fixed pieces a group is reduced in */
+    int run_major;           /* split items walk units outside groups (memory order) */
     sn_moments *partial;     /* split: moments of every (group or panel, unit[, lane]) */
     sn_group_norm *stats;    /* split: constants of every group */
     float *shifts;           /* split: shift of every group */
@@ -232,21 +233,32 @@ static void rows_task(void *context, ptrdiff_t index, int thread)
  * moments in parallel; a serial pass merges them in unit order (the order of
  * rows_task, so results do not depend on the thread count); phase 2
  * normalizes the units in parallel. Only for contiguous runs. */
+/* The owner (group or panel) and unit of split item `item`; partial moments
+ * are stored by owner * units + unit whatever the order items are walked in. */
+static void split_item(const run *rn, ptrdiff_t owners, ptrdiff_t item, ptrdiff_t *owner,
+                       ptrdiff_t *unit)
+{
+    *owner = rn->run_major ? item % owners : item / rn->units;
+    *unit = rn->run_major ? item / owners : item % rn->units;
+}
+
 static void rows_split_moments_task(void *context, ptrdiff_t item, int thread)
 {
     (void)thread;
     run *rn = context;
-    ptrdiff_t g = item / rn->units;
+    ptrdiff_t g, u;
+    split_item(rn, rn->job->plan.groups, item, &g, &u);
     sn_offsets go;
     outer_position(&rn->job->plan, g, &go);
-    rn->partial[item] = unit_moments(rn, &go, item % rn->units, rn->shifts[g], NULL);
+    rn->partial[g * rn->units + u] = unit_moments(rn, &go, u, rn->shifts[g], NULL);
 }
 
 static void rows_split_normalize_task(void *context, ptrdiff_t item, int thread)
 {
     (void)thread;
     run *rn = context;
-    ptrdiff_t g = item / rn->units, u = item % rn->units;
+    ptrdiff_t g, u;
+    split_item(rn, rn->job->plan.groups, item, &g, &u);
     ptrdiff_t begin = (u % rn->blocks) * SN_ROW_BLOCK;
     sn_offsets go;
     outer_position(&rn->job->plan, g, &go);
@@ -366,19 +378,15 @@ static void panel_normalize_part(const run *rn, const panel *pn, ptrdiff_t r, pt
     ptrdiff_t lanes_kept = p->zero_masked ? first_padded_lane(p, pn) : p->lane.dim;
     const float *x = pn->x + at.x;
     float *y = pn->y + at.y;
-    for (ptrdiff_t i = begin; i < stop; i += SN_COL_BLOCK_ROWS) {
-        size_t rows = (size_t)min_ptrdiff(SN_COL_BLOCK_ROWS, stop - i);
-        for (ptrdiff_t c = 0; c < p->lane.dim; c += SN_COL_BLOCK_WIDTH) {
-            ptrdiff_t param = pn->g.param + at.param + i * rows_axis->param_stride +
-                              c * p->lane.param_stride;
-            job->kernels->col_normalize_f32(
-                x + i * rows_axis->x_stride + c, rows_axis->x_stride,
-                y + i * rows_axis->y_stride + c, rows_axis->y_stride, rows,
-                (size_t)min_ptrdiff(SN_COL_BLOCK_WIDTH, p->lane.dim - c), l->shift + c,
-                l->mean + c, l->rstd + c, job->scale ? job->scale + param : NULL,
-                job->bias ? job->bias + param : NULL, rows_axis->param_stride,
-                p->lane.param_stride);
-        }
+    /* Whole rows across every lane: memory is written in order. */
+    if (stop > begin) {
+        ptrdiff_t param = pn->g.param + at.param + begin * rows_axis->param_stride;
+        job->kernels->col_normalize_f32(
+            x + begin * rows_axis->x_stride, rows_axis->x_stride,
+            y + begin * rows_axis->y_stride, rows_axis->y_stride, (size_t)(stop - begin),
+            (size_t)p->lane.dim, l->shift, l->mean, l->rstd,
+            job->scale ? job->scale + param : NULL, job->bias ? job->bias + param : NULL,
+            rows_axis->param_stride, p->lane.param_stride);
     }
     for (ptrdiff_t i = begin; i < end; i++) {
         ptrdiff_t from = i < stop ? lanes_kept : 0;
@@ -437,17 +445,19 @@ static void columns_split_moments_task(void *context, ptrdiff_t item, int thread
 {
     (void)thread;
     run *rn = context;
-    ptrdiff_t lanes_count = rn->job->plan.lane.dim, index = item / rn->units;
+    ptrdiff_t lanes_count = rn->job->plan.lane.dim, index, u;
+    split_item(rn, rn->job->plan.outer_count, item, &index, &u);
     panel pn = panel_at(rn->job, index);
-    panel_unit_moments(rn, &pn, item % rn->units, rn->shifts + index * lanes_count,
-                       rn->partial + item * lanes_count);
+    panel_unit_moments(rn, &pn, u, rn->shifts + index * lanes_count,
+                       rn->partial + (index * rn->units + u) * lanes_count);
 }
 
 static void columns_split_normalize_task(void *context, ptrdiff_t item, int thread)
 {
     run *rn = context;
     const sn_plan *p = &rn->job->plan;
-    ptrdiff_t index = item / rn->units, u = item % rn->units;
+    ptrdiff_t index, u;
+    split_item(rn, p->outer_count, item, &index, &u);
     panel pn = panel_at(rn->job, index);
     lanes l = lanes_at(rn->scratch + (size_t)thread * lanes_bytes(p->lane.dim), p->lane.dim);
     for (ptrdiff_t j = 0; j < p->lane.dim; j++) {
@@ -531,6 +541,9 @@ static sn_status run_split(run *rn, int threads)
     return SN_OK;
 }
 
+/* Run-major splitting keeps the moments of every (group, unit): bound them. */
+#define SN_RUN_MAJOR_MAX_ITEMS (1 << 20)
+
 static sn_status execute(run *rn)
 {
     const sn_norm_job *job = rn->job;
@@ -545,6 +558,15 @@ static sn_status execute(run *rn)
     int threads = sn_threads_for((double)p->groups * per_group);
     ptrdiff_t owners = p->path == SN_PATH_ROWS ? p->groups : p->outer_count;
     int split = p->path != SN_PATH_GATHER && owners < threads && rn->units > 1;
+    /* Runs of different groups interleaved in memory (channels-first data
+     * reduced over batch and space): walk them in memory order, unit by unit
+     * across the groups, instead of jumping a batch stride at every run. */
+    if (p->path == SN_PATH_ROWS && p->runs > 1 && p->outer_rank > 0 &&
+        p->reduce[0].x_stride > p->outer[p->outer_rank - 1].x_stride &&
+        (double)owners * (double)rn->units <= SN_RUN_MAJOR_MAX_ITEMS) {
+        split = 1;
+        rn->run_major = 1;
+    }
     if (threads > owners && !split)
         threads = (int)owners;
 
@@ -568,18 +590,18 @@ static sn_status execute(run *rn)
 
 sn_status sn_run_norm(const sn_norm_job *job)
 {
-    run rn = { job, MODE_FUSED, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL };
+    run rn = { job, MODE_FUSED, NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL };
     return execute(&rn);
 }
 
 sn_status sn_run_stats(const sn_norm_job *job, sn_group_moments *out)
 {
-    run rn = { job, MODE_STATS, out, NULL, 0, 0, NULL, NULL, NULL, NULL };
+    run rn = { job, MODE_STATS, out, NULL, 0, 0, 0, NULL, NULL, NULL, NULL };
     return execute(&rn);
 }
 
 sn_status sn_run_normalize(const sn_norm_job *job, const sn_group_norm *groups)
 {
-    run rn = { job, MODE_APPLY, NULL, groups, 0, 0, NULL, NULL, NULL, NULL };
+    run rn = { job, MODE_APPLY, NULL, groups, 0, 0, 0, NULL, NULL, NULL, NULL };
     return execute(&rn);
 }

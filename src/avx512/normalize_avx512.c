@@ -142,23 +142,34 @@ void sn_row_normalize_f32_avx512(const float *x, float *y, size_t n, float shift
 }
 
 /* One panel row: per-column constants; scale and bias either loaded along the
- * lanes from srow and brow (per_lane) or the broadcast s and b.
- * Full vectors use an all-ones mask: a masked load costs no more than a plain one. */
+ * lanes from srow and brow (per_lane) or the broadcast s and b. Full vectors
+ * use plain loads (masked loads of the streamed x stalled it), the tail a mask. */
+SN_INLINE void col16(const float *x, float *y, size_t j, __mmask16 mask, const float *shift,
+                     const float *mean, const float *rstd, const float *srow,
+                     const float *brow, __m512 s, __m512 b, int kind, int per_lane)
+{
+    __m512 t = standardize(_mm512_maskz_loadu_ps(mask, x + j), _mm512_maskz_loadu_ps(mask, shift + j),
+                           _mm512_maskz_loadu_ps(mask, mean + j),
+                           _mm512_maskz_loadu_ps(mask, rstd + j));
+    _mm512_mask_storeu_ps(y + j, mask,
+                          affine(t, param16(srow, j, mask, s, kind, AFFINE_SCALE, per_lane),
+                                 param16(brow, j, mask, b, kind, AFFINE_BIAS, per_lane), kind));
+}
+
 SN_INLINE void col_row(const float *x, float *y, size_t width, const float *shift,
                        const float *mean, const float *rstd, const float *srow,
                        const float *brow, __m512 s, __m512 b, int kind, int per_lane)
 {
-    for (size_t j = 0; j < width; j += 16) {
-        const __mmask16 mask = lane_mask(width - j < 16 ? width - j : 16);
-        __m512 t = standardize(_mm512_maskz_loadu_ps(mask, x + j),
-                               _mm512_maskz_loadu_ps(mask, shift + j),
-                               _mm512_maskz_loadu_ps(mask, mean + j),
-                               _mm512_maskz_loadu_ps(mask, rstd + j));
-        _mm512_mask_storeu_ps(y + j, mask,
-                              affine(t, param16(srow, j, mask, s, kind, AFFINE_SCALE, per_lane),
-                                     param16(brow, j, mask, b, kind, AFFINE_BIAS, per_lane),
-                                     kind));
+    size_t j = 0;
+    for (; j + 16 <= width; j += 16) {
+        __m512 t = standardize(_mm512_loadu_ps(x + j), _mm512_loadu_ps(shift + j),
+                               _mm512_loadu_ps(mean + j), _mm512_loadu_ps(rstd + j));
+        __m512 sv = kind & AFFINE_SCALE && per_lane ? _mm512_loadu_ps(srow + j) : s;
+        __m512 bv = kind & AFFINE_BIAS && per_lane ? _mm512_loadu_ps(brow + j) : b;
+        _mm512_storeu_ps(y + j, affine(t, sv, bv, kind));
     }
+    if (j < width)
+        col16(x, y, j, lane_mask(width - j), shift, mean, rstd, srow, brow, s, b, kind, per_lane);
 }
 
 SN_INLINE void col_normalize(const float *x, ptrdiff_t x_stride, float *y, ptrdiff_t y_stride,
