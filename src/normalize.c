@@ -187,19 +187,6 @@ static void normalize_run_part(const run *rn, const sn_offsets *g, ptrdiff_t r, 
         y[i * axis->y_stride] = 0.0f;
 }
 
-/* While a row is normalized from L1, nothing streams the next one in: the
- * hardware prefetchers stop when the loads stop going to new lines. Asking
- * for the next row (into L2) overlaps its fetch with this row's last pass. */
-static void prefetch_next_group(const sn_norm_job *job, ptrdiff_t index)
-{
-    sn_offsets next;
-    outer_position(&job->plan, index, &next);
-    const char *x = (const char *)(job->x + next.x);
-    size_t bytes = (size_t)job->plan.run_length * sizeof(float);
-    for (size_t i = 0; i < bytes; i += 64)
-        __builtin_prefetch(x + i, 0, 2);
-}
-
 static void rows_task(void *context, ptrdiff_t index, int thread)
 {
     run *rn = context;
@@ -223,10 +210,43 @@ static void rows_task(void *context, ptrdiff_t index, int thread)
         return;
     }
     sn_group_norm s = group_constants(rn, g.group, shift, &total);
-    if (rn->mode == MODE_FUSED && p->path == SN_PATH_ROWS && p->runs == 1 && index + 1 < p->groups)
-        prefetch_next_group(job, index + 1);
     for (ptrdiff_t r = 0; r < p->runs; r++)
         normalize_run_part(rn, &g, r, 0, p->run_length, &s, scratch);
+}
+
+/* Short single-run groups, a few at a time: each group's statistics end in a
+ * chain of dependent scalar steps (reductions, divisions, a square root);
+ * doing the loads of the next groups before those chains lets them overlap.
+ * Every group is computed exactly as rows_task computes it. */
+#define SN_ROWS_BATCH 4
+
+static void rows_batch_task(void *context, ptrdiff_t batch, int thread)
+{
+    (void)thread;
+    run *rn = context;
+    const sn_norm_job *job = rn->job;
+    const sn_plan *p = &job->plan;
+    ptrdiff_t first = batch * SN_ROWS_BATCH, count = min_ptrdiff(SN_ROWS_BATCH, p->groups - first);
+    sn_offsets g[SN_ROWS_BATCH];
+    float shift[SN_ROWS_BATCH] = { 0.0f };
+    sn_moments m[SN_ROWS_BATCH];
+    for (ptrdiff_t i = 0; i < count; i++) {
+        outer_position(p, first + i, &g[i]);
+        m[i] = sn_moments_empty();
+    }
+    if (rn->mode != MODE_APPLY)
+        for (ptrdiff_t i = 0; i < count; i++) {
+            shift[i] = group_shift(job, &g[i]);
+            m[i] = unit_moments(rn, &g[i], 0, shift[i], NULL);
+        }
+    for (ptrdiff_t i = 0; i < count; i++) {
+        if (rn->mode == MODE_STATS) {
+            rn->moments_out[g[i].group] = (sn_group_moments){ shift[i], m[i] };
+            continue;
+        }
+        sn_group_norm s = group_constants(rn, g[i].group, shift[i], &m[i]);
+        normalize_run_part(rn, &g[i], 0, 0, p->run_length, &s, NULL);
+    }
 }
 
 /* Split groups: fewer groups than threads. Phase 1 computes every unit's
@@ -582,6 +602,8 @@ static sn_status execute(run *rn)
     sn_status status = SN_OK;
     if (split)
         status = run_split(rn, threads);
+    else if (p->path == SN_PATH_ROWS && rn->units == 1)
+        sn_parallel_for((owners + SN_ROWS_BATCH - 1) / SN_ROWS_BATCH, threads, rows_batch_task, rn);
     else
         sn_parallel_for(owners, threads, columns ? columns_task : rows_task, rn);
     free(rn->scratch);

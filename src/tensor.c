@@ -24,7 +24,8 @@ sn_tensor sn_tensor_dense(void *data, sn_dtype dtype, int rank, const ptrdiff_t 
         t.dims[i] = dims[i];
         t.strides[i] = stride;
         ptrdiff_t dim = dims[i] > 0 ? dims[i] : 1;
-        stride = stride > PTRDIFF_MAX / dim ? PTRDIFF_MAX : stride * dim;
+        if (__builtin_mul_overflow(stride, dim, &stride))
+            stride = PTRDIFF_MAX;
     }
     return t;
 }
@@ -64,22 +65,21 @@ sn_status sn_check_tensor(const sn_tensor *t)
     size_t size = element_size(t->dtype);
     if (size == 0)
         return SN_ERR_DTYPE;
-    /* Both the element count and the byte extent must fit in ptrdiff_t. */
-    const uintmax_t limit = (uintmax_t)PTRDIFF_MAX / size;
-    uintmax_t count = 1, extent = 0;
+    /* Both the element count and the byte extent must fit in ptrdiff_t
+     * (the checked multiplies avoid a division per axis on every call). */
+    const ptrdiff_t limit = PTRDIFF_MAX / (ptrdiff_t)size;
+    ptrdiff_t count = 1, extent = 0, span;
     int empty = 0;
     for (int i = 0; i < t->rank; i++) {
-        uintmax_t dim = (uintmax_t)t->dims[i], stride = (uintmax_t)t->strides[i];
+        ptrdiff_t dim = t->dims[i];
         if (dim == 0) {
             empty = 1;
             continue;
         }
-        if (count > limit / dim)
+        if (__builtin_mul_overflow(count, dim, &count) || count > limit ||
+            __builtin_mul_overflow(dim - 1, t->strides[i], &span) ||
+            __builtin_add_overflow(extent, span, &extent) || extent > limit)
             return SN_ERR_SIZE_OVERFLOW;
-        count *= dim;
-        if (stride && dim - 1 > (limit - extent) / stride)
-            return SN_ERR_SIZE_OVERFLOW;
-        extent += (dim - 1) * stride;
     }
     if (!empty && !t->data)
         return SN_ERR_NULL_POINTER;
