@@ -44,21 +44,6 @@ static void fixture_init(fixture *f)
     memcpy(f->stats_before, f->stats, sizeof f->stats);
 }
 
-static void describe_tensor(char *out, size_t size, const char *name, const sn_tensor *t)
-{
-    if (!t) {
-        snprintf(out, size, "%s=NULL", name);
-        return;
-    }
-    char dims[160] = "[]", strides[200] = "[]";
-    if (t->rank >= 1 && t->rank <= SN_MAX_RANK) {
-        tu_format_dims(dims, sizeof dims, t->rank, t->dims);
-        tu_format_dims(strides, sizeof strides, t->rank, t->strides);
-    }
-    snprintf(out, size, "%s: data=%p dtype=%d rank=%d dims=%s strides=%s", name, t->data,
-             (int)t->dtype, t->rank, dims, strides);
-}
-
 /* The buffers must be exactly as before the failed call. */
 static void assert_untouched(const fixture *f, const char *what)
 {
@@ -78,8 +63,8 @@ static void expect_status(const fixture *f, const sn_tensor *x, const sn_tensor 
     sn_status got = sn_layer_norm(x, y, o);
     if (got != want) {
         char xd[512], yd[512];
-        describe_tensor(xd, sizeof xd, "x", x);
-        describe_tensor(yd, sizeof yd, "y", y);
+        tu_format_tensor(xd, sizeof xd, "x", x);
+        tu_format_tensor(yd, sizeof yd, "y", y);
         cr_assert(0, "seed=%u isa=%s %s: got %d (%s), want %d (%s); %s; %s; axis=%d eps=%g",
                   tu_seed(), tu_isa_name(), what, (int)got, sn_status_string(got), (int)want,
                   sn_status_string(want), xd, yd, o ? o->axis : -1,
