@@ -38,10 +38,17 @@ typedef void (*sn_row_moments_f32_fn)(const float *x, size_t n, float shift, sn_
 /* y[i] = ((x[i] - shift) - mean) * rstd, then * scale[i * param_step] and
  * + bias[i * param_step] when those are not NULL (each is optional on its own).
  * param_step is 1 (a parameter per element) or 0 (one scale and one bias for
- * the whole run, broadcast). y may equal x. */
+ * the whole run, broadcast). y may equal x.
+ * stream != 0 asks for non-temporal (streaming) stores of y, for outputs far
+ * larger than the last-level cache: they skip the read-for-ownership of every
+ * y line and do not evict the data still to be read. Streamed stores are
+ * weakly ordered: the caller issues store_fence on the same thread before y
+ * is read by anyone (not per call: a fence waits for the stores to reach
+ * memory, which on 768-element rows cost more than streaming saved). The
+ * flag changes no value; a kernel may ignore it (scalar, NEON). */
 typedef void (*sn_row_normalize_f32_fn)(const float *x, float *y, size_t n, float shift,
                                         float mean, float rstd, const float *scale,
-                                        const float *bias, ptrdiff_t param_step);
+                                        const float *bias, ptrdiff_t param_step, int stream);
 
 /* Per-column moments of a rows x width panel (row i starts at x + i * stride),
  * relative to shift[j]; rows <= SN_COL_BLOCK_ROWS, width <= SN_COL_BLOCK_WIDTH. */
@@ -60,18 +67,24 @@ typedef void (*sn_col_normalize_f32_fn)(const float *x, ptrdiff_t x_stride, floa
                                         const float *bias, ptrdiff_t param_row_step,
                                         ptrdiff_t param_col_step);
 
+/* Orders the calling thread's streamed stores (row_normalize's stream) before
+ * its later stores and before any other thread reads them; a no-op for
+ * kernels that never stream. */
+typedef void (*sn_store_fence_fn)(void);
+
 typedef struct sn_kernels {
     sn_row_moments_f32_fn row_moments_f32;
     sn_row_normalize_f32_fn row_normalize_f32;
     sn_col_moments_f32_fn col_moments_f32;
     sn_col_normalize_f32_fn col_normalize_f32;
+    sn_store_fence_fn store_fence;
 } sn_kernels;
 
 #define SN_DECLARE_KERNELS(isa)                                                              \
     void sn_row_moments_f32_##isa(const float *x, size_t n, float shift, sn_moments *out);  \
     void sn_row_normalize_f32_##isa(const float *x, float *y, size_t n, float shift,         \
                                     float mean, float rstd, const float *scale,              \
-                                    const float *bias, ptrdiff_t param_step);                \
+                                    const float *bias, ptrdiff_t param_step, int stream);    \
     void sn_col_moments_f32_##isa(const float *x, ptrdiff_t stride, size_t rows,             \
                                   size_t width, const float *shift, sn_moments *out);        \
     void sn_col_normalize_f32_##isa(const float *x, ptrdiff_t x_stride, float *y,            \
@@ -80,6 +93,7 @@ typedef struct sn_kernels {
                                     const float *rstd, const float *scale,                   \
                                     const float *bias, ptrdiff_t param_row_step,             \
                                     ptrdiff_t param_col_step);                               \
+    void sn_store_fence_##isa(void);                                                         \
     extern const sn_kernels sn_kernels_##isa;
 
 SN_DECLARE_KERNELS(scalar)
@@ -93,6 +107,7 @@ SN_DECLARE_KERNELS(neon)
         sn_row_normalize_f32_##isa,                                                          \
         sn_col_moments_f32_##isa,                                                            \
         sn_col_normalize_f32_##isa,                                                          \
+        sn_store_fence_##isa,                                                                \
     };
 
 #endif

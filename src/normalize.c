@@ -25,7 +25,18 @@ typedef struct run {
     sn_group_norm *stats;    /* split: constants of every group */
     float *shifts;           /* split: shift of every group */
     void *scratch;           /* per thread: GATHER's run copies, COLUMNS' lane arrays */
+    int stream;              /* ROWS: streaming stores of y (see SN_STREAM_MIN_BYTES) */
 } run;
+
+/* Outputs larger than this are written with streaming (non-temporal) stores
+ * on the ROWS path: y cannot stay in the last-level cache for a later reader
+ * anyway, and a plain store first reads every y line from DRAM (read for
+ * ownership), 3 transfers per element instead of 2. Below it y may still be
+ * in cache when the caller reads it, which streaming would forfeit. A
+ * constant, not sysconf(_SC_LEVEL3_CACHE_SIZE): in virtual machines that
+ * reports the host's total (384 MiB on a VM whose lscpu shows 32 MiB), and
+ * the L3 a core can use is often one CCX's (16-32 MiB on current x86). */
+#define SN_STREAM_MIN_BYTES ((double)(16 << 20))
 
 static ptrdiff_t min_ptrdiff(ptrdiff_t a, ptrdiff_t b)
 {
@@ -89,6 +100,42 @@ static sn_group_norm group_constants(const run *rn, ptrdiff_t group, float shift
                                      const sn_moments *m)
 {
     return rn->mode == MODE_APPLY ? rn->given[group] : finish_group(rn->job, group, shift, m);
+}
+
+/* Streamed stores are weakly ordered: each thread fences its own before the
+ * join. A fence waits for them to reach memory, so it is paid once per thread
+ * and call, not per item (per item, on 768-element rows, it cost more than
+ * streaming saved): each thread takes one contiguous range of items, as the
+ * static schedule would, and fences at its end. Items are computed as ever. */
+typedef struct streamed {
+    run *rn;
+    sn_task_fn task;
+    ptrdiff_t count;
+    int threads;
+} streamed;
+
+static void streamed_task(void *context, ptrdiff_t t, int thread)
+{
+    const streamed *c = context;
+    ptrdiff_t end = c->count * (t + 1) / c->threads;
+    for (ptrdiff_t i = c->count * t / c->threads; i < end; i++)
+        c->task(c->rn, i, thread);
+    c->rn->job->kernels->store_fence();
+}
+
+/* sn_parallel_for of a task that normalizes. */
+static void normalize_for(run *rn, ptrdiff_t count, int threads, sn_task_fn task)
+{
+    if (!rn->stream) {
+        sn_parallel_for(count, threads, task, rn);
+        return;
+    }
+    if (threads > count)
+        threads = (int)count;
+    if (threads < 1)
+        threads = 1;
+    streamed c = { rn, task, count, threads };
+    sn_parallel_for(threads, threads, streamed_task, &c);
 }
 
 /* ---------------------------------------------------------- ROWS, GATHER */
@@ -161,7 +208,7 @@ static void normalize_run_part(const run *rn, const sn_offsets *g, ptrdiff_t r, 
         const float *bias = job->bias ? job->bias + param + begin * step : NULL;
         if (p->path == SN_PATH_ROWS) {
             job->kernels->row_normalize_f32(x + begin, y + begin, (size_t)n, s->shift, s->mean,
-                                            s->rstd, scale, bias, step);
+                                            s->rstd, scale, bias, step, rn->stream);
         } else {
             /* Strided run: gather x (and parameters that are not contiguous),
              * normalize in scratch, scatter. */
@@ -177,8 +224,9 @@ static void normalize_run_part(const run *rn, const sn_offsets *g, ptrdiff_t r, 
                 bias = bias ? bs : NULL;
                 step = 1;
             }
+            /* Plain stores: the scratch copy is read back right away. */
             job->kernels->row_normalize_f32(xs, xs, (size_t)n, s->shift, s->mean, s->rstd, scale,
-                                            bias, step);
+                                            bias, step, 0);
             for (ptrdiff_t i = 0; i < n; i++)
                 y[(begin + i) * axis->y_stride] = xs[i];
         }
@@ -553,8 +601,8 @@ static sn_status run_split(run *rn, int threads)
         }
     }
     if (rn->mode != MODE_STATS)
-        sn_parallel_for(items, threads,
-                        columns ? columns_split_normalize_task : rows_split_normalize_task, rn);
+        normalize_for(rn, items, threads,
+                      columns ? columns_split_normalize_task : rows_split_normalize_task);
     free(rn->partial);
     free(rn->shifts);
     free(rn->stats);
@@ -589,6 +637,9 @@ static sn_status execute(run *rn)
     }
     if (threads > owners && !split)
         threads = (int)owners;
+    /* Every element of y is written once: groups * reduce_count of them. */
+    rn->stream = p->path == SN_PATH_ROWS && rn->mode != MODE_STATS &&
+                 (double)p->groups * (double)p->reduce_count * sizeof(float) > SN_STREAM_MIN_BYTES;
 
     /* Per-thread scratch: a panel's lane arrays, or a strided run's copies. */
     size_t per_thread = columns ? lanes_bytes(p->lane.dim)
@@ -603,27 +654,27 @@ static sn_status execute(run *rn)
     if (split)
         status = run_split(rn, threads);
     else if (p->path == SN_PATH_ROWS && rn->units == 1)
-        sn_parallel_for((owners + SN_ROWS_BATCH - 1) / SN_ROWS_BATCH, threads, rows_batch_task, rn);
+        normalize_for(rn, (owners + SN_ROWS_BATCH - 1) / SN_ROWS_BATCH, threads, rows_batch_task);
     else
-        sn_parallel_for(owners, threads, columns ? columns_task : rows_task, rn);
+        normalize_for(rn, owners, threads, columns ? columns_task : rows_task);
     free(rn->scratch);
     return status;
 }
 
 sn_status sn_run_norm(const sn_norm_job *job)
 {
-    run rn = { job, MODE_FUSED, NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL };
+    run rn = { job, MODE_FUSED, NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 };
     return execute(&rn);
 }
 
 sn_status sn_run_stats(const sn_norm_job *job, sn_group_moments *out)
 {
-    run rn = { job, MODE_STATS, out, NULL, 0, 0, 0, NULL, NULL, NULL, NULL };
+    run rn = { job, MODE_STATS, out, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 };
     return execute(&rn);
 }
 
 sn_status sn_run_normalize(const sn_norm_job *job, const sn_group_norm *groups)
 {
-    run rn = { job, MODE_APPLY, NULL, groups, 0, 0, 0, NULL, NULL, NULL, NULL };
+    run rn = { job, MODE_APPLY, NULL, groups, 0, 0, 0, NULL, NULL, NULL, NULL, 0 };
     return execute(&rn);
 }

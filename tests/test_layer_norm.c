@@ -374,3 +374,46 @@ Test(layer_norm, contiguous_entry_point)
         tu_case_free(&c);
     }
 }
+
+/* Outputs above 16 MiB are written with streaming stores (ROWS path): the
+ * same rows computed in small calls (plain stores) must give the same bits,
+ * with and without parameters, in place, on 1 and 2 threads, with y offset
+ * from the vector alignment. */
+Test(layer_norm, streaming_stores_for_large_outputs)
+{
+    tu_begin();
+    tu_rng rng = tu_rng_for("layer_norm.stream");
+    const size_t rows = 4200, f = 1021, n = rows * f, chunk = 200; /* 17.2 MB of y */
+    float *x = malloc(n * sizeof(float)), *params = malloc(2 * f * sizeof(float));
+    float *big = malloc((n + 1) * sizeof(float)), *small = malloc((n + 1) * sizeof(float));
+    cr_assert(x && params && big && small, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(1e3 + tu_normal(&rng));
+    tu_params((ptrdiff_t)f, params, params + f);
+    for (int mode = 0; mode < 4; mode++) {
+        const float *scale = mode & 1 ? params : NULL, *bias = mode & 2 ? params + f : NULL;
+        int threads = 1 + mode % 2, offset = mode / 2;
+        cr_assert(sn_set_num_threads(threads) == SN_OK, "sn_set_num_threads");
+        float *y = big + offset;
+        sn_status s = sn_layer_norm_f32(x, y, rows, f, scale, bias, 1e-6f);
+        for (size_t r = 0; s == SN_OK && r < rows; r += chunk)
+            s = sn_layer_norm_f32(x + r * f, small + r * f, rows - r < chunk ? rows - r : chunk, f,
+                                  scale, bias, 1e-6f);
+        cr_assert(s == SN_OK, "seed=%u isa=%s: %s", tu_seed(), tu_isa_name(),
+                  sn_status_string(s));
+        cr_assert(memcmp(y, small, n * sizeof(float)) == 0,
+                  "seed=%u isa=%s dims=[%zu,%zu] threads=%d scale=%d bias=%d y offset=%d: "
+                  "streamed output differs from the same rows in small calls",
+                  tu_seed(), tu_isa_name(), rows, f, threads, scale != NULL, bias != NULL, offset);
+        memcpy(big, x, n * sizeof(float));
+        s = sn_layer_norm_f32(big, big, rows, f, scale, bias, 1e-6f);
+        cr_assert(s == SN_OK && memcmp(big, small, n * sizeof(float)) == 0,
+                  "seed=%u isa=%s threads=%d scale=%d bias=%d: streamed in-place output differs",
+                  tu_seed(), tu_isa_name(), threads, scale != NULL, bias != NULL);
+    }
+    sn_set_num_threads(0);
+    free(x);
+    free(params);
+    free(big);
+    free(small);
+}

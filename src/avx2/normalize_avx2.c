@@ -56,14 +56,19 @@ SN_INLINE __m256 param_masked(const float *p, size_t i, __m256i mask, __m256 sam
 }
 
 /* Normalize 8 elements at offset i of a row; with per_lane, scale and bias are
- * indexed like x, else s and b hold their broadcast values. */
+ * indexed like x, else s and b hold their broadcast values. With stream, a
+ * non-temporal store: y + i must then be 32-byte aligned. */
 SN_INLINE void row8(const float *x, float *y, size_t i, __m256 k, __m256 m, __m256 r,
                     const float *scale, const float *bias, __m256 s, __m256 b, int kind,
-                    int per_lane)
+                    int per_lane, int stream)
 {
     s = param8(scale, i, s, kind, AFFINE_SCALE, per_lane);
     b = param8(bias, i, b, kind, AFFINE_BIAS, per_lane);
-    _mm256_storeu_ps(y + i, affine(standardize(_mm256_loadu_ps(x + i), k, m, r), s, b, kind));
+    __m256 v = affine(standardize(_mm256_loadu_ps(x + i), k, m, r), s, b, kind);
+    if (stream)
+        _mm256_stream_ps(y + i, v);
+    else
+        _mm256_storeu_ps(y + i, v);
 }
 
 /* The same for the lanes of `mask` only. */
@@ -79,7 +84,7 @@ SN_INLINE void row_masked(const float *x, float *y, size_t i, __m256i mask, __m2
 
 SN_INLINE void row_normalize(const float *x, float *y, size_t n, float shift, float mean,
                              float rstd, const float *scale, const float *bias, int kind,
-                             int per_lane)
+                             int per_lane, int stream)
 {
     const __m256 k = _mm256_set1_ps(shift), m = _mm256_set1_ps(mean), r = _mm256_set1_ps(rstd);
     /* One scale and bias for the whole run: broadcast once, here. */
@@ -89,63 +94,86 @@ SN_INLINE void row_normalize(const float *x, float *y, size_t n, float shift, fl
                                                      : _mm256_setzero_ps();
     size_t i = 0;
     /* A masked head aligns the stores to 32 bytes, so that no vector splits a
-     * cache line (a split store costs twice); with y == x the loads are aligned too. */
+     * cache line (a split store costs twice); with y == x the loads are aligned too.
+     * The full vectors after it are aligned, as streaming stores need (a head
+     * of n or more elements leaves no full vector); head and tail keep plain
+     * masked stores. */
     size_t head = ((32 - (uintptr_t)y % 32) % 32) / sizeof(float);
     if (head && head < n) {
         row_masked(x, y, 0, lane_mask(head), k, m, r, scale, bias, s, b, kind, per_lane);
         i = head;
     }
     for (; i + 32 <= n; i += 32) {
-        row8(x, y, i, k, m, r, scale, bias, s, b, kind, per_lane);
-        row8(x, y, i + 8, k, m, r, scale, bias, s, b, kind, per_lane);
-        row8(x, y, i + 16, k, m, r, scale, bias, s, b, kind, per_lane);
-        row8(x, y, i + 24, k, m, r, scale, bias, s, b, kind, per_lane);
+        row8(x, y, i, k, m, r, scale, bias, s, b, kind, per_lane, stream);
+        row8(x, y, i + 8, k, m, r, scale, bias, s, b, kind, per_lane, stream);
+        row8(x, y, i + 16, k, m, r, scale, bias, s, b, kind, per_lane, stream);
+        row8(x, y, i + 24, k, m, r, scale, bias, s, b, kind, per_lane, stream);
     }
     for (; i + 8 <= n; i += 8)
-        row8(x, y, i, k, m, r, scale, bias, s, b, kind, per_lane);
+        row8(x, y, i, k, m, r, scale, bias, s, b, kind, per_lane, stream);
     if (i < n)
         row_masked(x, y, i, lane_mask(n - i), k, m, r, scale, bias, s, b, kind, per_lane);
 }
 
 /* The four scale/bias combinations for one parameter layout. */
 SN_INLINE void row_affine(const float *x, float *y, size_t n, float shift, float mean,
-                          float rstd, const float *scale, const float *bias, int per_lane)
+                          float rstd, const float *scale, const float *bias, int per_lane,
+                          int stream)
 {
     if (scale && bias)
-        row_normalize(x, y, n, shift, mean, rstd, scale, bias, AFFINE_BOTH, per_lane);
+        row_normalize(x, y, n, shift, mean, rstd, scale, bias, AFFINE_BOTH, per_lane, stream);
     else if (scale)
-        row_normalize(x, y, n, shift, mean, rstd, scale, NULL, AFFINE_SCALE, per_lane);
+        row_normalize(x, y, n, shift, mean, rstd, scale, NULL, AFFINE_SCALE, per_lane, stream);
     else if (bias)
-        row_normalize(x, y, n, shift, mean, rstd, NULL, bias, AFFINE_BIAS, per_lane);
+        row_normalize(x, y, n, shift, mean, rstd, NULL, bias, AFFINE_BIAS, per_lane, stream);
     else
-        row_normalize(x, y, n, shift, mean, rstd, NULL, NULL, AFFINE_NONE, per_lane);
+        row_normalize(x, y, n, shift, mean, rstd, NULL, NULL, AFFINE_NONE, per_lane, stream);
+}
+
+/* Plain or streaming stores: each a loop of its own (stream is a constant). */
+SN_INLINE void row_store(const float *x, float *y, size_t n, float shift, float mean,
+                         float rstd, const float *scale, const float *bias, int per_lane,
+                         int stream)
+{
+    if (stream)
+        row_affine(x, y, n, shift, mean, rstd, scale, bias, per_lane, 1);
+    else
+        row_affine(x, y, n, shift, mean, rstd, scale, bias, per_lane, 0);
 }
 
 /* The two parameter layouts are separate functions, so that the per-element
  * one compiles exactly as it would alone (no extra register or stack setup). */
 static __attribute__((noinline)) void row_per_lane(const float *x, float *y, size_t n,
                                                    float shift, float mean, float rstd,
-                                                   const float *scale, const float *bias)
+                                                   const float *scale, const float *bias,
+                                                   int stream)
 {
-    row_affine(x, y, n, shift, mean, rstd, scale, bias, 1);
+    row_store(x, y, n, shift, mean, rstd, scale, bias, 1, stream);
 }
 
 static __attribute__((noinline)) void row_broadcast(const float *x, float *y, size_t n,
                                                     float shift, float mean, float rstd,
-                                                    const float *scale, const float *bias)
+                                                    const float *scale, const float *bias,
+                                                    int stream)
 {
     if (n > 0) /* the broadcast reads scale[0] and bias[0] */
-        row_affine(x, y, n, shift, mean, rstd, scale, bias, 0);
+        row_store(x, y, n, shift, mean, rstd, scale, bias, 0, stream);
 }
 
+void sn_store_fence_avx2(void)
+{
+    _mm_sfence();
+}
+
+/* With stream, the caller fences (sn_store_fence_avx2) before y is read. */
 void sn_row_normalize_f32_avx2(const float *x, float *y, size_t n, float shift, float mean,
                                float rstd, const float *scale, const float *bias,
-                               ptrdiff_t param_step)
+                               ptrdiff_t param_step, int stream)
 {
     if (param_step)
-        row_per_lane(x, y, n, shift, mean, rstd, scale, bias);
+        row_per_lane(x, y, n, shift, mean, rstd, scale, bias, stream);
     else
-        row_broadcast(x, y, n, shift, mean, rstd, scale, bias);
+        row_broadcast(x, y, n, shift, mean, rstd, scale, bias, stream);
 }
 
 /* One panel row: per-column constants; scale and bias either loaded along the

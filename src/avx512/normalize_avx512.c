@@ -47,16 +47,21 @@ SN_INLINE __m512 param16(const float *p, size_t i, __mmask16 mask, __m512 same, 
 }
 
 /* Normalize 16 elements at offset i of a row; with per_lane, scale and bias
- * are indexed like x, else s and b hold their broadcast values. */
+ * are indexed like x, else s and b hold their broadcast values. With stream,
+ * a non-temporal store: y + i must then be 64-byte aligned. */
 SN_INLINE void row16(const float *x, float *y, size_t i, __m512 k, __m512 m, __m512 r,
                      const float *scale, const float *bias, __m512 s, __m512 b, int kind,
-                     int per_lane)
+                     int per_lane, int stream)
 {
     if (per_lane) {
         s = kind & AFFINE_SCALE ? _mm512_loadu_ps(scale + i) : _mm512_setzero_ps();
         b = kind & AFFINE_BIAS ? _mm512_loadu_ps(bias + i) : _mm512_setzero_ps();
     }
-    _mm512_storeu_ps(y + i, affine(standardize(_mm512_loadu_ps(x + i), k, m, r), s, b, kind));
+    __m512 v = affine(standardize(_mm512_loadu_ps(x + i), k, m, r), s, b, kind);
+    if (stream)
+        _mm512_stream_ps(y + i, v);
+    else
+        _mm512_storeu_ps(y + i, v);
 }
 
 /* The same for the lanes of `mask` only. */
@@ -72,7 +77,7 @@ SN_INLINE void row_masked(const float *x, float *y, size_t i, __mmask16 mask, __
 
 SN_INLINE void row_normalize(const float *x, float *y, size_t n, float shift, float mean,
                              float rstd, const float *scale, const float *bias, int kind,
-                             int per_lane)
+                             int per_lane, int stream)
 {
     const __m512 k = _mm512_set1_ps(shift), m = _mm512_set1_ps(mean), r = _mm512_set1_ps(rstd);
     /* One scale and bias for the whole run: broadcast once, here. */
@@ -82,63 +87,86 @@ SN_INLINE void row_normalize(const float *x, float *y, size_t n, float shift, fl
                                                      : _mm512_setzero_ps();
     size_t i = 0;
     /* A masked head aligns the stores to the cache line: a line-splitting
-     * store costs twice, and with y == x the loads are aligned too. */
+     * store costs twice, and with y == x the loads are aligned too. The
+     * full vectors after it are aligned, as streaming stores need (a head
+     * of n or more elements leaves no full vector); head and tail, partial
+     * lines, keep plain masked stores. */
     size_t head = ((64 - (uintptr_t)y % 64) % 64) / sizeof(float);
     if (head && head < n) {
         row_masked(x, y, 0, lane_mask(head), k, m, r, scale, bias, s, b, kind, per_lane);
         i = head;
     }
     for (; i + 64 <= n; i += 64) {
-        row16(x, y, i, k, m, r, scale, bias, s, b, kind, per_lane);
-        row16(x, y, i + 16, k, m, r, scale, bias, s, b, kind, per_lane);
-        row16(x, y, i + 32, k, m, r, scale, bias, s, b, kind, per_lane);
-        row16(x, y, i + 48, k, m, r, scale, bias, s, b, kind, per_lane);
+        row16(x, y, i, k, m, r, scale, bias, s, b, kind, per_lane, stream);
+        row16(x, y, i + 16, k, m, r, scale, bias, s, b, kind, per_lane, stream);
+        row16(x, y, i + 32, k, m, r, scale, bias, s, b, kind, per_lane, stream);
+        row16(x, y, i + 48, k, m, r, scale, bias, s, b, kind, per_lane, stream);
     }
     for (; i + 16 <= n; i += 16)
-        row16(x, y, i, k, m, r, scale, bias, s, b, kind, per_lane);
+        row16(x, y, i, k, m, r, scale, bias, s, b, kind, per_lane, stream);
     if (i < n)
         row_masked(x, y, i, lane_mask(n - i), k, m, r, scale, bias, s, b, kind, per_lane);
 }
 
 /* The four scale/bias combinations for one parameter layout. */
 SN_INLINE void row_affine(const float *x, float *y, size_t n, float shift, float mean,
-                          float rstd, const float *scale, const float *bias, int per_lane)
+                          float rstd, const float *scale, const float *bias, int per_lane,
+                          int stream)
 {
     if (scale && bias)
-        row_normalize(x, y, n, shift, mean, rstd, scale, bias, AFFINE_BOTH, per_lane);
+        row_normalize(x, y, n, shift, mean, rstd, scale, bias, AFFINE_BOTH, per_lane, stream);
     else if (scale)
-        row_normalize(x, y, n, shift, mean, rstd, scale, NULL, AFFINE_SCALE, per_lane);
+        row_normalize(x, y, n, shift, mean, rstd, scale, NULL, AFFINE_SCALE, per_lane, stream);
     else if (bias)
-        row_normalize(x, y, n, shift, mean, rstd, NULL, bias, AFFINE_BIAS, per_lane);
+        row_normalize(x, y, n, shift, mean, rstd, NULL, bias, AFFINE_BIAS, per_lane, stream);
     else
-        row_normalize(x, y, n, shift, mean, rstd, NULL, NULL, AFFINE_NONE, per_lane);
+        row_normalize(x, y, n, shift, mean, rstd, NULL, NULL, AFFINE_NONE, per_lane, stream);
+}
+
+/* Plain or streaming stores: each a loop of its own (stream is a constant). */
+SN_INLINE void row_store(const float *x, float *y, size_t n, float shift, float mean,
+                         float rstd, const float *scale, const float *bias, int per_lane,
+                         int stream)
+{
+    if (stream)
+        row_affine(x, y, n, shift, mean, rstd, scale, bias, per_lane, 1);
+    else
+        row_affine(x, y, n, shift, mean, rstd, scale, bias, per_lane, 0);
 }
 
 /* The two parameter layouts are separate functions, so that the per-element
  * one compiles exactly as it would alone (no extra register or stack setup). */
 static __attribute__((noinline)) void row_per_lane(const float *x, float *y, size_t n,
                                                    float shift, float mean, float rstd,
-                                                   const float *scale, const float *bias)
+                                                   const float *scale, const float *bias,
+                                                   int stream)
 {
-    row_affine(x, y, n, shift, mean, rstd, scale, bias, 1);
+    row_store(x, y, n, shift, mean, rstd, scale, bias, 1, stream);
 }
 
 static __attribute__((noinline)) void row_broadcast(const float *x, float *y, size_t n,
                                                     float shift, float mean, float rstd,
-                                                    const float *scale, const float *bias)
+                                                    const float *scale, const float *bias,
+                                                    int stream)
 {
     if (n > 0) /* the broadcast reads scale[0] and bias[0] */
-        row_affine(x, y, n, shift, mean, rstd, scale, bias, 0);
+        row_store(x, y, n, shift, mean, rstd, scale, bias, 0, stream);
 }
 
+void sn_store_fence_avx512(void)
+{
+    _mm_sfence();
+}
+
+/* With stream, the caller fences (sn_store_fence_avx512) before y is read. */
 void sn_row_normalize_f32_avx512(const float *x, float *y, size_t n, float shift, float mean,
                                  float rstd, const float *scale, const float *bias,
-                                 ptrdiff_t param_step)
+                                 ptrdiff_t param_step, int stream)
 {
     if (param_step)
-        row_per_lane(x, y, n, shift, mean, rstd, scale, bias);
+        row_per_lane(x, y, n, shift, mean, rstd, scale, bias, stream);
     else
-        row_broadcast(x, y, n, shift, mean, rstd, scale, bias);
+        row_broadcast(x, y, n, shift, mean, rstd, scale, bias, stream);
 }
 
 /* One panel row: per-column constants; scale and bias either loaded along the

@@ -125,10 +125,19 @@ static __attribute__((noinline)) void row_broadcast(const float *x, float *y, si
         row_affine(x, y, n, shift, mean, rstd, scale, bias, 0);
 }
 
+/* Nothing is ever streamed: nothing to order. */
+void sn_store_fence_neon(void)
+{
+}
+
+/* stream is ignored: NEON has no streaming store of a vector (STNP, a
+ * non-temporal pair store, is only a hint that cores may treat as plain
+ * stores), so the plain stores serve both cases. */
 void sn_row_normalize_f32_neon(const float *x, float *y, size_t n, float shift, float mean,
                                float rstd, const float *scale, const float *bias,
-                               ptrdiff_t param_step)
+                               ptrdiff_t param_step, int stream)
 {
+    (void)stream;
     if (param_step)
         row_per_lane(x, y, n, shift, mean, rstd, scale, bias);
     else

@@ -11,10 +11,18 @@ static inline float affine(float t, const float *scale, const float *bias, ptrdi
     return t;
 }
 
+/* Nothing is ever streamed: nothing to order. */
+void sn_store_fence_scalar(void)
+{
+}
+
+/* stream is ignored: C has no portable streaming store, and this is the
+ * reference the other kernels are checked against. */
 void sn_row_normalize_f32_scalar(const float *x, float *y, size_t n, float shift, float mean,
                                  float rstd, const float *scale, const float *bias,
-                                 ptrdiff_t param_step)
+                                 ptrdiff_t param_step, int stream)
 {
+    (void)stream;
     for (size_t i = 0; i < n; i++)
         y[i] = affine(((x[i] - shift) - mean) * rstd, scale, bias, (ptrdiff_t)i * param_step);
 }
