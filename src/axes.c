@@ -26,6 +26,9 @@ sn_status sn_layout_check(const char *layout, int rank)
     if (!layout)
         return SN_ERR_NULL_POINTER;
     size_t length = strlen(layout);
+    if (length > SN_MAX_RANK)
+        return sn_fail(SN_ERR_LAYOUT, "layout \"%.16s...\" has more than %d letters", layout,
+                       SN_MAX_RANK);
     if ((int)length != rank)
         return sn_fail(SN_ERR_LAYOUT, "layout \"%s\" has %zu letters for a tensor of rank %d",
                        layout, length, rank);

@@ -62,7 +62,7 @@ static sn_status init_value(const char *text, float value, const char *name, flo
     }
     char *end;
     double v = strtod(text, &end);
-    if (end == text || *end || !isfinite(v))
+    if (end == text || *end || !isfinite((float)v))
         return sn_fail(SN_ERR_INIT_VALUE, "%s \"%s\" is not a number, \"zeros\" or \"ones\"",
                        name, text);
     *out = (float)v;

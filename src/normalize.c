@@ -609,6 +609,22 @@ static sn_status run_split(run *rn, int threads)
     return SN_OK;
 }
 
+/* A reduced axis of size 0: every group is empty and x and y have no element
+ * (their data may be NULL), so only the statistics are written. */
+static sn_status empty_groups(run *rn)
+{
+    const sn_norm_job *job = rn->job;
+    sn_moments none = sn_moments_empty();
+    int outputs = rn->mode == MODE_STATS || job->mean_out || job->rstd_out;
+    for (ptrdiff_t g = 0; outputs && g < job->plan.groups; g++) {
+        if (rn->mode == MODE_STATS)
+            rn->moments_out[g] = (sn_group_moments){ 0.0f, none };
+        else if (rn->mode == MODE_FUSED)
+            finish_group(job, g, 0.0f, &none);
+    }
+    return SN_OK;
+}
+
 /* Run-major splitting keeps the moments of every (group, unit): bound them. */
 #define SN_RUN_MAJOR_MAX_ITEMS (1 << 20)
 
@@ -618,6 +634,8 @@ static sn_status execute(run *rn)
     const sn_plan *p = &job->plan;
     if (p->groups == 0)
         return SN_OK;
+    if (p->reduce_count == 0)
+        return empty_groups(rn);
     int columns = p->path == SN_PATH_COLUMNS;
     ptrdiff_t unit = columns ? SN_COL_UNIT_ROWS : SN_ROW_BLOCK;
     rn->blocks = (p->run_length + unit - 1) / unit;

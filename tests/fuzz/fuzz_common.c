@@ -151,6 +151,18 @@ void fz_set_runtime(fz_reader *r)
 
 /* ------------------------------------------------------------ checks */
 
+void fz_note(const char *what, sn_status status)
+{
+    static int verbose = -1;
+    if (verbose < 0) {
+        const char *env = getenv("FZ_VERBOSE");
+        verbose = env && *env && strcmp(env, "0");
+    }
+    if (verbose)
+        fprintf(stderr, "%s: %s%s%s\n", what, sn_status_string(status),
+                *sn_last_error_detail() ? " -- " : "", sn_last_error_detail());
+}
+
 void fz_fail(const char *format, ...)
 {
     va_list args;
@@ -340,6 +352,30 @@ static int same_view(const sn_tensor *x, const sn_tensor *y)
     return 1;
 }
 
+/* src/tensor.c's test that a view cannot overlap itself, restated: sorted by
+ * stride, every stride exceeds the span of the smaller ones. Sufficient, not
+ * necessary: [3, 2] with strides [2, 3] does not overlap but fails it. */
+static int fails_stride_test(const sn_tensor *t)
+{
+    int order[SN_MAX_RANK], n = 0;
+    for (int i = 0; i < t->rank; i++)
+        if (t->dims[i] > 1)
+            order[n++] = i;
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && t->strides[order[j]] < t->strides[order[j - 1]]; j--) {
+            int tmp = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = tmp;
+        }
+    ptrdiff_t span = 0;
+    for (int i = 0; i < n; i++) {
+        if (t->strides[order[i]] <= span)
+            return 1;
+        span += (t->dims[order[i]] - 1) * t->strides[order[i]];
+    }
+    return 0;
+}
+
 /* Marks every element of y's view in `mark`; 1 if two elements share one. */
 static int mark_view(const sn_tensor *y, unsigned char *mark, size_t length)
 {
@@ -360,6 +396,14 @@ static int mark_view(const sn_tensor *y, unsigned char *mark, size_t length)
         if (i < 0)
             return overlap;
     }
+}
+
+static int has_zero_dim(const sn_tensor *t)
+{
+    for (int i = 0; i < t->rank && i < SN_MAX_RANK; i++)
+        if (t->dims[i] == 0)
+            return 1;
+    return 0;
 }
 
 static float *alloc_floats(size_t n)
@@ -396,7 +440,7 @@ int fz_tensors_decode(fz_reader *r, fz_tensors *t)
         decode_strides(r, y, y_strides == 0 ? 4 : y_strides, x);
     if (flags & 1) { /* another shape */
         int axis = fz_u8(r) % (stored ? stored : 1);
-        y->dims[axis] += 1;
+        y->dims[axis] = y->dims[axis] < PTRDIFF_MAX ? y->dims[axis] + 1 : 0;
     }
     if (flags & 128)
         y->rank += fz_u8(r) % 2 ? 1 : -1;
@@ -468,6 +512,7 @@ int fz_tensors_decode(fz_reader *r, fz_tensors *t)
             t->ymark = mark;
         if (mark_view(y, mark + y_offset, length - y_offset) && !why)
             why = "y overlaps itself";
+        t->may_alias = fails_stride_test(y);
         if (!why && y_in_x && x_last >= 0 && x->data) {
             size_t x_end = (size_t)x_last + 1;
             if (y_offset < x_end && !same_view(x, y))
@@ -509,6 +554,7 @@ static void check_buffer(const char *what, const char *name, int ok, const float
 void fz_tensors_check(const fz_tensors *t, sn_status status, int model_error, const char *what)
 {
     int ok = status == SN_OK;
+    fz_note(what, status);
     if ((int)status < 0 || status >= SN_STATUS_COUNT)
         fz_fail("%s returned %d, not an sn_status", what, (int)status);
     if (!sn_status_string(status) || !sn_last_error_detail())

@@ -22,6 +22,7 @@
 #define FZ_MAX_ELEMENTS 65536
 #define FZ_MAX_EXTENT 262144
 
+
 /* ------------------------------------------------------------ reader */
 
 typedef struct fz_reader {
@@ -52,6 +53,10 @@ void fz_set_runtime(fz_reader *r);
 
 /* ------------------------------------------------------------ checks */
 
+/* With FZ_VERBOSE=1 in the environment: prints what a call returned (to see
+ * which paths a seed reaches: FZ_VERBOSE=1 ./fuzz_norm corpus/norm/x). */
+void fz_note(const char *what, sn_status status);
+
 void fz_fail(const char *format, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /* A heap block with a snapshot: on error it must be unchanged; on success
@@ -80,6 +85,8 @@ typedef struct fz_tensors {
     sn_tensor x, y;
     int pass_x, pass_y;         /* 0: the call gets a NULL tensor pointer */
     int invalid;                /* the model says validation must fail */
+    int may_alias;              /* y does not overlap itself, but the library's
+                                   (sufficient, documented) test may say so */
     const char *why;            /* the model's reason */
     float *xbuf, *ybuf;         /* ybuf NULL when y lives in xbuf */
     size_t xlen, ylen;          /* elements */

@@ -37,7 +37,9 @@ static void f32_case(fz_reader *r)
         why = fz_model_tensor(&t);
     }
     unsigned __int128 count = (unsigned __int128)rows * features;
-    if (!why && count > FZ_MAX_ELEMENTS)
+    /* Bound the groups too: [2^31, 0] is empty but has 2^31 groups to visit. */
+    unsigned __int128 nominal = (unsigned __int128)(rows ? rows : 1) * (features ? features : 1);
+    if (!why && nominal > FZ_MAX_ELEMENTS)
         return; /* valid, too big */
     size_t n = why ? 16 : (size_t)count;
     int model_error = why != NULL || bad_epsilon(epsilon);
@@ -61,10 +63,15 @@ static void f32_case(fz_reader *r)
     float *yp = (flags & 4) ? NULL : (flags & 8) ? (float *)x.data : (float *)y.data;
     sn_status s = sn_layer_norm_f32(xp, yp, rows, features, (const float *)scale.data,
                                     (const float *)bias.data, epsilon);
+    fz_note("sn_layer_norm_f32", s);
     if (s == SN_OK && model_error)
         fz_fail("sn_layer_norm_f32(rows %zu, features %zu, epsilon %g, flags %#x) accepted "
                 "invalid input",
                 rows, features, (double)epsilon, flags);
+    if (s != SN_OK && !model_error)
+        fz_fail("sn_layer_norm_f32(rows %zu, features %zu, epsilon %g, flags %#x) rejected "
+                "valid input: %s",
+                rows, features, (double)epsilon, flags, sn_status_string(s));
     for (size_t i = 0; i < 4; i++)
         fz_region_check(all[i], s == SN_OK, "sn_layer_norm_f32");
     for (size_t i = 0; i < 4; i++)
@@ -93,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* Sizes of the parameters and statistics, when the shape allows them. */
     int usable = fz_shape_usable(&t.x);
-    int axis = o.axis < 0 ? o.axis + t.x.rank : o.axis;
+    long axis = o.axis < 0 ? (long)o.axis + t.x.rank : o.axis;
     int axis_ok = usable && axis >= 0 && axis < t.x.rank;
     unsigned all = usable ? (1u << t.x.rank) - 1u : 0u;
     ptrdiff_t features = axis_ok ? fz_product(&t.x, 1u << axis) : -1;
@@ -125,6 +132,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sn_status s = sn_layer_norm(t.pass_x ? &t.x : NULL, t.pass_y ? &t.y : NULL,
                                 (opt & 64) ? NULL : &o);
     fz_tensors_check(&t, s, model_error, "sn_layer_norm");
+    /* And the other way round: valid input is accepted. */
+    if (s != SN_OK && !t.invalid && !model_error && !(s == SN_ERR_ALIAS && t.may_alias))
+        fz_fail("sn_layer_norm rejected valid input: %s (%s)", sn_status_string(s),
+                sn_last_error_detail());
     for (size_t i = 0; i < 4; i++)
         fz_region_check(regions[i], s == SN_OK, "sn_layer_norm");
     if (s == SN_OK && o.rstd && !(opt & 64))
