@@ -188,7 +188,13 @@ SN_INLINE void col_row(const float *x, float *y, size_t width, const float *shif
                        const float *mean, const float *rstd, const float *srow,
                        const float *brow, __m512 s, __m512 b, int kind, int per_lane)
 {
-    size_t j = 0;
+    /* A masked head first, so that the full-vector stores below are 64-byte
+     * aligned: an unaligned 64-byte store splits across two cache lines. */
+    size_t j = ((64 - (uintptr_t)y % 64) % 64) / sizeof(float);
+    if (j > width)
+        j = width;
+    if (j > 0)
+        col16(x, y, 0, lane_mask(j), shift, mean, rstd, srow, brow, s, b, kind, per_lane);
     for (; j + 16 <= width; j += 16) {
         __m512 t = standardize(_mm512_loadu_ps(x + j), _mm512_loadu_ps(shift + j),
                                _mm512_loadu_ps(mean + j), _mm512_loadu_ps(rstd + j));
