@@ -1,0 +1,109 @@
+/*
+ * The engine's internals, shared by normalize.c (splitting, dispatch of a
+ * run), normalize_rows.c (the ROWS and GATHER loop nests) and
+ * normalize_columns.c (the COLUMNS loop nest).
+ */
+#ifndef SN_ENGINE_H
+#define SN_ENGINE_H
+
+#include "normalize.h"
+#include "parallel.h"
+
+/* How a run treats each group: statistics and normalization fused (layer and
+ * generic norm), statistics only, or normalization with given constants
+ * (batch norm, which combines statistics in between). */
+typedef enum mode { MODE_FUSED, MODE_STATS, MODE_APPLY } mode;
+
+typedef struct run {
+    const sn_norm_job *job;
+    mode mode;
+    sn_group_moments *moments_out;   /* MODE_STATS: by group index */
+    const sn_group_norm *given;      /* MODE_APPLY: by group index */
+    ptrdiff_t blocks;        /* units per run: row blocks (ROWS) or row units (COLUMNS) */
+    ptrdiff_t units;         /* runs * blocks: the fixed pieces a group is reduced in */
+    int run_major;           /* split items walk units outside groups (memory order) */
+    sn_moments *partial;     /* split: moments of every (group or panel, unit[, lane]) */
+    sn_group_norm *stats;    /* split: constants of every group */
+    float *shifts;           /* split: shift of every group */
+    void *scratch;           /* per thread: GATHER's run copies, COLUMNS' lane arrays */
+    int stream;              /* ROWS: streaming stores of y (see SN_STREAM_MIN_BYTES) */
+} run;
+
+/* Short single-run groups are reduced this many at a time (sn_rows_batch_task). */
+#define SN_ROWS_BATCH 4
+/* COLUMNS: rows one unit of a panel reduces. */
+#define SN_COL_UNIT_ROWS (8 * SN_COL_BLOCK_ROWS)
+
+typedef struct panel {
+    sn_offsets g;   /* the panel's outer position */
+    const float *x; /* first lane, outer offset applied */
+    float *y;
+} panel;
+
+/* Per-thread arrays of a panel, one entry per lane. */
+typedef struct lanes {
+    float *shift_in, *shift, *mean, *rstd;
+    sn_moments *total, *unit;
+} lanes;
+
+static inline ptrdiff_t min_ptrdiff(ptrdiff_t a, ptrdiff_t b)
+{
+    return a < b ? a : b;
+}
+
+static inline const sn_axis *run_axis(const sn_plan *p)
+{
+    static const sn_axis none = { 1, 1, 1, 0, 0, SN_MASK_ROLE_NONE };
+    return p->reduce_rank ? &p->reduce[p->reduce_rank - 1] : &none;
+}
+
+static inline void outer_position(const sn_plan *p, ptrdiff_t index, sn_offsets *o)
+{
+    sn_plan_position(p->outer, p->outer_rank, index, o);
+}
+
+/* Offsets of run `r` within a group (all reduced axes but the last). */
+static inline void run_position(const sn_plan *p, ptrdiff_t r, sn_offsets *o)
+{
+    sn_plan_position(p->reduce, p->reduce_rank > 0 ? p->reduce_rank - 1 : 0, r, o);
+}
+
+/* How many leading elements of a run (of the group at `group`, run at `at`)
+ * are valid frames: all of them without masking. */
+static inline ptrdiff_t valid_length(const sn_plan *p, const sn_offsets *group, const sn_offsets *at)
+{
+    if (!p->seq_lens)
+        return p->run_length;
+    ptrdiff_t b = group->batch >= 0 ? group->batch : at->batch;
+    ptrdiff_t t = group->time >= 0 ? group->time : at->time;
+    if (b < 0)
+        return p->run_length;
+    ptrdiff_t length = p->seq_lens[b];
+    if (run_axis(p)->mask_role == SN_MASK_ROLE_TIME)
+        return min_ptrdiff(length, p->run_length);
+    return t >= 0 && t >= length ? 0 : p->run_length;
+}
+
+/* normalize.c */
+sn_group_norm sn_group_constants(const run *rn, ptrdiff_t group, float shift, const sn_moments *m);
+void sn_split_item(const run *rn, ptrdiff_t owners, ptrdiff_t item, ptrdiff_t *owner,
+                   ptrdiff_t *unit);
+
+/* normalize_rows.c: tasks over groups (or batches of groups, or split items) */
+float sn_group_shift(const sn_norm_job *job, const sn_offsets *g);
+void sn_rows_task(void *context, ptrdiff_t index, int thread);
+void sn_rows_batch_task(void *context, ptrdiff_t batch, int thread);
+void sn_rows_split_moments_task(void *context, ptrdiff_t item, int thread);
+void sn_rows_split_normalize_task(void *context, ptrdiff_t item, int thread);
+
+/* normalize_columns.c: tasks over panels (or split items) and panel helpers */
+size_t sn_lanes_bytes(ptrdiff_t count);
+lanes sn_lanes_at(void *memory, ptrdiff_t count);
+panel sn_panel_at(const sn_norm_job *job, ptrdiff_t index);
+void sn_panel_shift(const sn_norm_job *job, const panel *pn, float *shift);
+int sn_panel_finish(run *rn, const panel *pn, lanes *l);
+void sn_columns_task(void *context, ptrdiff_t index, int thread);
+void sn_columns_split_moments_task(void *context, ptrdiff_t item, int thread);
+void sn_columns_split_normalize_task(void *context, ptrdiff_t item, int thread);
+
+#endif

@@ -1,0 +1,193 @@
+#include <string.h>
+
+#include "engine.h"
+
+/* A panel is one outer position with all the groups of the lane axis. Rows
+ * (steps of the last reduced axis) are walked in order, each row across all
+ * lanes in chunks of SN_COL_BLOCK_WIDTH, so memory is read row after row.
+ * A unit is SN_COL_UNIT_ROWS rows of one run: its moments are merged from
+ * blocks of SN_COL_BLOCK_ROWS rows, and units are merged in order. */
+
+size_t sn_lanes_bytes(ptrdiff_t count)
+{
+    return (size_t)count * (4 * sizeof(float) + 2 * sizeof(sn_moments));
+}
+
+lanes sn_lanes_at(void *memory, ptrdiff_t count)
+{
+    lanes l;
+    l.total = memory;
+    l.unit = l.total + count;
+    l.shift_in = (float *)(l.unit + count);
+    l.shift = l.shift_in + count;
+    l.mean = l.shift + count;
+    l.rstd = l.mean + count;
+    return l;
+}
+
+panel sn_panel_at(const sn_norm_job *job, ptrdiff_t index)
+{
+    panel pn;
+    outer_position(&job->plan, index, &pn.g);
+    pn.x = job->x + pn.g.x;
+    pn.y = job->y + pn.g.y;
+    return pn;
+}
+
+/* Lanes from this one on are time steps past their sequence's end. */
+static ptrdiff_t first_padded_lane(const sn_plan *p, const panel *pn)
+{
+    if (!p->seq_lens || p->lane.mask_role != SN_MASK_ROLE_TIME || pn->g.batch < 0)
+        return p->lane.dim;
+    return min_ptrdiff(p->seq_lens[pn->g.batch], p->lane.dim);
+}
+
+/* The first valid row of the panel: the per-lane shifts. */
+void sn_panel_shift(const sn_norm_job *job, const panel *pn, float *shift)
+{
+    const sn_plan *p = &job->plan;
+    size_t bytes = (size_t)p->lane.dim * sizeof *shift;
+    memset(shift, 0, bytes);
+    for (ptrdiff_t r = 0; r < p->runs; r++) {
+        sn_offsets at;
+        run_position(p, r, &at);
+        if (valid_length(p, &pn->g, &at) > 0) {
+            memcpy(shift, pn->x + at.x, bytes);
+            return;
+        }
+    }
+}
+
+/* Moments of unit u of a panel, one per lane, into out. */
+static void panel_unit_moments(const run *rn, const panel *pn, ptrdiff_t u, const float *shift,
+                               sn_moments *out)
+{
+    const sn_plan *p = &rn->job->plan;
+    const sn_axis *rows_axis = run_axis(p);
+    sn_offsets at;
+    run_position(p, u / rn->blocks, &at);
+    ptrdiff_t begin = (u % rn->blocks) * SN_COL_UNIT_ROWS;
+    ptrdiff_t end = min_ptrdiff(valid_length(p, &pn->g, &at), begin + SN_COL_UNIT_ROWS);
+    sn_moments block[SN_COL_BLOCK_WIDTH];
+    for (ptrdiff_t j = 0; j < p->lane.dim; j++)
+        out[j] = sn_moments_empty();
+    for (ptrdiff_t i = begin; i < end; i += SN_COL_BLOCK_ROWS) {
+        const float *x = pn->x + at.x + i * rows_axis->x_stride;
+        size_t rows = (size_t)min_ptrdiff(SN_COL_BLOCK_ROWS, end - i);
+        for (ptrdiff_t c = 0; c < p->lane.dim; c += SN_COL_BLOCK_WIDTH) {
+            size_t width = (size_t)min_ptrdiff(SN_COL_BLOCK_WIDTH, p->lane.dim - c);
+            rn->job->kernels->col_moments_f32(x + c, rows_axis->x_stride, rows, width, shift + c,
+                                              block);
+            for (size_t j = 0; j < width; j++)
+                sn_moments_merge(&out[c + (ptrdiff_t)j], &block[j]);
+        }
+    }
+}
+
+/* Normalizes rows [begin, end) of run r of a panel; padded rows and lanes are
+ * zeroed when the plan asks for it. */
+static void panel_normalize_part(const run *rn, const panel *pn, ptrdiff_t r, ptrdiff_t begin,
+                                 ptrdiff_t end, const lanes *l)
+{
+    const sn_norm_job *job = rn->job;
+    const sn_plan *p = &job->plan;
+    const sn_axis *rows_axis = run_axis(p);
+    sn_offsets at;
+    run_position(p, r, &at);
+    ptrdiff_t stop = p->zero_masked ? min_ptrdiff(end, valid_length(p, &pn->g, &at)) : end;
+    ptrdiff_t lanes_kept = p->zero_masked ? first_padded_lane(p, pn) : p->lane.dim;
+    const float *x = pn->x + at.x;
+    float *y = pn->y + at.y;
+    /* Whole rows across every lane: memory is written in order. */
+    if (stop > begin) {
+        ptrdiff_t param = pn->g.param + at.param + begin * rows_axis->param_stride;
+        job->kernels->col_normalize_f32(
+            x + begin * rows_axis->x_stride, rows_axis->x_stride,
+            y + begin * rows_axis->y_stride, rows_axis->y_stride, (size_t)(stop - begin),
+            (size_t)p->lane.dim, l->shift, l->mean, l->rstd,
+            job->scale ? job->scale + param : NULL, job->bias ? job->bias + param : NULL,
+            rows_axis->param_stride, p->lane.param_stride);
+    }
+    for (ptrdiff_t i = begin; i < end; i++) {
+        ptrdiff_t from = i < stop ? lanes_kept : 0;
+        if (from < p->lane.dim)
+            memset(y + i * rows_axis->y_stride + from, 0,
+                   (size_t)(p->lane.dim - from) * sizeof *y);
+    }
+}
+
+/* Turns a panel's merged moments into per-lane constants (or records them).
+ * Returns whether the panel is to be normalized. */
+int sn_panel_finish(run *rn, const panel *pn, lanes *l)
+{
+    const sn_plan *p = &rn->job->plan;
+    ptrdiff_t first = first_padded_lane(p, pn);
+    for (ptrdiff_t j = 0; j < p->lane.dim; j++) {
+        ptrdiff_t group = pn->g.group + j * p->lane.group_stride;
+        if (j >= first)
+            l->total[j] = sn_moments_empty();
+        if (rn->mode == MODE_STATS) {
+            rn->moments_out[group] = (sn_group_moments){ l->shift_in[j], l->total[j] };
+            continue;
+        }
+        sn_group_norm s = sn_group_constants(rn, group, l->shift_in[j], &l->total[j]);
+        l->shift[j] = s.shift;
+        l->mean[j] = s.mean;
+        l->rstd[j] = s.rstd;
+    }
+    return rn->mode != MODE_STATS;
+}
+
+void sn_columns_task(void *context, ptrdiff_t index, int thread)
+{
+    run *rn = context;
+    const sn_plan *p = &rn->job->plan;
+    panel pn = sn_panel_at(rn->job, index);
+    lanes l = sn_lanes_at(rn->scratch + (size_t)thread * sn_lanes_bytes(p->lane.dim), p->lane.dim);
+    for (ptrdiff_t j = 0; j < p->lane.dim; j++)
+        l.total[j] = sn_moments_empty();
+    if (rn->mode != MODE_APPLY) {
+        sn_panel_shift(rn->job, &pn, l.shift_in);
+        for (ptrdiff_t u = 0; u < rn->units; u++) {
+            panel_unit_moments(rn, &pn, u, l.shift_in, l.unit);
+            for (ptrdiff_t j = 0; j < p->lane.dim; j++)
+                sn_moments_merge(&l.total[j], &l.unit[j]);
+        }
+    }
+    if (!sn_panel_finish(rn, &pn, &l))
+        return;
+    for (ptrdiff_t r = 0; r < p->runs; r++)
+        panel_normalize_part(rn, &pn, r, 0, p->run_length, &l);
+}
+
+/* Split panels: fewer panels than threads; as for rows, by units. */
+void sn_columns_split_moments_task(void *context, ptrdiff_t item, int thread)
+{
+    (void)thread;
+    run *rn = context;
+    ptrdiff_t lanes_count = rn->job->plan.lane.dim, index, u;
+    sn_split_item(rn, rn->job->plan.outer_count, item, &index, &u);
+    panel pn = sn_panel_at(rn->job, index);
+    panel_unit_moments(rn, &pn, u, rn->shifts + index * lanes_count,
+                       rn->partial + (index * rn->units + u) * lanes_count);
+}
+
+void sn_columns_split_normalize_task(void *context, ptrdiff_t item, int thread)
+{
+    run *rn = context;
+    const sn_plan *p = &rn->job->plan;
+    ptrdiff_t index, u;
+    sn_split_item(rn, p->outer_count, item, &index, &u);
+    panel pn = sn_panel_at(rn->job, index);
+    lanes l = sn_lanes_at(rn->scratch + (size_t)thread * sn_lanes_bytes(p->lane.dim), p->lane.dim);
+    for (ptrdiff_t j = 0; j < p->lane.dim; j++) {
+        const sn_group_norm *s = &rn->stats[pn.g.group + j * p->lane.group_stride];
+        l.shift[j] = s->shift;
+        l.mean[j] = s->mean;
+        l.rstd[j] = s->rstd;
+    }
+    ptrdiff_t begin = (u % rn->blocks) * SN_COL_UNIT_ROWS;
+    panel_normalize_part(rn, &pn, u / rn->blocks, begin,
+                         min_ptrdiff(begin + SN_COL_UNIT_ROWS, p->run_length), &l);
+}
+

@@ -1,0 +1,188 @@
+/* The ROWS and GATHER loop nests: each group a nest of runs walked by the row
+ * kernels (directly, or through a per-thread scratch copy of a strided run). */
+#include "engine.h"
+
+/* A run's elements as a contiguous array: the run itself, or its copy in
+ * `scratch` when it is strided. */
+static const float *run_input(const sn_norm_job *job, const float *x, ptrdiff_t length,
+                              float *scratch)
+{
+    const sn_plan *p = &job->plan;
+    if (p->path == SN_PATH_ROWS)
+        return x;
+    ptrdiff_t step = run_axis(p)->x_stride;
+    for (ptrdiff_t i = 0; i < length; i++)
+        scratch[i] = x[i * step];
+    return scratch;
+}
+
+/* The first valid element of the group: the shift K of its statistics. */
+float sn_group_shift(const sn_norm_job *job, const sn_offsets *g)
+{
+    const sn_plan *p = &job->plan;
+    for (ptrdiff_t r = 0; r < p->runs; r++) {
+        sn_offsets at;
+        run_position(p, r, &at);
+        if (valid_length(p, g, &at) > 0)
+            return job->x[g->x + at.x];
+    }
+    return 0.0f;
+}
+
+/* Moments of unit `u` (run u / blocks, block u % blocks) of a group. */
+static sn_moments unit_moments(const run *rn, const sn_offsets *g, ptrdiff_t u, float shift,
+                               float *scratch)
+{
+    const sn_norm_job *job = rn->job;
+    const sn_plan *p = &job->plan;
+    sn_offsets at;
+    run_position(p, u / rn->blocks, &at);
+    ptrdiff_t begin = (u % rn->blocks) * SN_ROW_BLOCK;
+    ptrdiff_t length = min_ptrdiff(valid_length(p, g, &at) - begin, SN_ROW_BLOCK);
+    sn_moments m = sn_moments_empty();
+    if (length > 0) {
+        const float *x = job->x + g->x + at.x + begin * run_axis(p)->x_stride;
+        job->kernels->row_moments_f32(run_input(job, x, length, scratch), (size_t)length,
+                                      shift, &m);
+    }
+    return m;
+}
+
+/* Normalizes elements [begin, end) of run `r` of a group; padded frames are
+ * zeroed instead when the plan asks for it. */
+static void normalize_run_part(const run *rn, const sn_offsets *g, ptrdiff_t r, ptrdiff_t begin,
+                               ptrdiff_t end, const sn_group_norm *s, float *scratch)
+{
+    const sn_norm_job *job = rn->job;
+    const sn_plan *p = &job->plan;
+    const sn_axis *axis = run_axis(p);
+    sn_offsets at;
+    run_position(p, r, &at);
+    ptrdiff_t valid = valid_length(p, g, &at);
+    ptrdiff_t stop = p->zero_masked ? min_ptrdiff(end, valid) : end;
+    const float *x = job->x + g->x + at.x;
+    float *y = job->y + g->y + at.y;
+    ptrdiff_t param = g->param + at.param;
+
+    if (stop > begin) {
+        ptrdiff_t n = stop - begin, step = axis->param_stride;
+        const float *scale = job->scale ? job->scale + param + begin * step : NULL;
+        const float *bias = job->bias ? job->bias + param + begin * step : NULL;
+        if (p->path == SN_PATH_ROWS) {
+            job->kernels->row_normalize_f32(x + begin, y + begin, (size_t)n, s->shift, s->mean,
+                                            s->rstd, scale, bias, step, rn->stream);
+        } else {
+            /* Strided run: gather x (and parameters that are not contiguous),
+             * normalize in scratch, scatter. */
+            float *xs = scratch, *ss = scratch + p->run_length, *bs = ss + p->run_length;
+            for (ptrdiff_t i = 0; i < n; i++)
+                xs[i] = x[(begin + i) * axis->x_stride];
+            if (step > 1) {
+                for (ptrdiff_t i = 0; scale && i < n; i++)
+                    ss[i] = scale[i * step];
+                for (ptrdiff_t i = 0; bias && i < n; i++)
+                    bs[i] = bias[i * step];
+                scale = scale ? ss : NULL;
+                bias = bias ? bs : NULL;
+                step = 1;
+            }
+            /* Plain stores: the scratch copy is read back right away. */
+            job->kernels->row_normalize_f32(xs, xs, (size_t)n, s->shift, s->mean, s->rstd, scale,
+                                            bias, step, 0);
+            for (ptrdiff_t i = 0; i < n; i++)
+                y[(begin + i) * axis->y_stride] = xs[i];
+        }
+    }
+    for (ptrdiff_t i = stop > begin ? stop : begin; i < end; i++)
+        y[i * axis->y_stride] = 0.0f;
+}
+
+void sn_rows_task(void *context, ptrdiff_t index, int thread)
+{
+    run *rn = context;
+    const sn_norm_job *job = rn->job;
+    const sn_plan *p = &job->plan;
+    float *scratch = rn->scratch ? (float *)rn->scratch + (ptrdiff_t)thread * 3 * p->run_length
+                                 : NULL;
+    sn_offsets g;
+    outer_position(p, index, &g);
+    float shift = 0.0f;
+    sn_moments total = sn_moments_empty();
+    if (rn->mode != MODE_APPLY) {
+        shift = sn_group_shift(job, &g);
+        for (ptrdiff_t u = 0; u < rn->units; u++) {
+            sn_moments m = unit_moments(rn, &g, u, shift, scratch);
+            sn_moments_merge(&total, &m);
+        }
+    }
+    if (rn->mode == MODE_STATS) {
+        rn->moments_out[g.group] = (sn_group_moments){ shift, total };
+        return;
+    }
+    sn_group_norm s = sn_group_constants(rn, g.group, shift, &total);
+    for (ptrdiff_t r = 0; r < p->runs; r++)
+        normalize_run_part(rn, &g, r, 0, p->run_length, &s, scratch);
+}
+
+/* Short single-run groups, a few at a time: each group's statistics end in a
+ * chain of dependent scalar steps (reductions, divisions, a square root);
+ * doing the loads of the next groups before those chains lets them overlap.
+ * Every group is computed exactly as rows_task computes it. */
+void sn_rows_batch_task(void *context, ptrdiff_t batch, int thread)
+{
+    (void)thread;
+    run *rn = context;
+    const sn_norm_job *job = rn->job;
+    const sn_plan *p = &job->plan;
+    ptrdiff_t first = batch * SN_ROWS_BATCH, count = min_ptrdiff(SN_ROWS_BATCH, p->groups - first);
+    sn_offsets g[SN_ROWS_BATCH];
+    float shift[SN_ROWS_BATCH] = { 0.0f };
+    sn_moments m[SN_ROWS_BATCH];
+    for (ptrdiff_t i = 0; i < count; i++) {
+        outer_position(p, first + i, &g[i]);
+        m[i] = sn_moments_empty();
+    }
+    if (rn->mode != MODE_APPLY)
+        for (ptrdiff_t i = 0; i < count; i++) {
+            shift[i] = sn_group_shift(job, &g[i]);
+            m[i] = unit_moments(rn, &g[i], 0, shift[i], NULL);
+        }
+    for (ptrdiff_t i = 0; i < count; i++) {
+        if (rn->mode == MODE_STATS) {
+            rn->moments_out[g[i].group] = (sn_group_moments){ shift[i], m[i] };
+            continue;
+        }
+        sn_group_norm s = sn_group_constants(rn, g[i].group, shift[i], &m[i]);
+        normalize_run_part(rn, &g[i], 0, 0, p->run_length, &s, NULL);
+    }
+}
+
+/* Split groups: fewer groups than threads. Phase 1 computes every unit's
+ * moments in parallel; a serial pass merges them in unit order (the order of
+ * rows_task, so results do not depend on the thread count); phase 2
+ * normalizes the units in parallel. Only for contiguous runs. */
+void sn_rows_split_moments_task(void *context, ptrdiff_t item, int thread)
+{
+    (void)thread;
+    run *rn = context;
+    ptrdiff_t g, u;
+    sn_split_item(rn, rn->job->plan.groups, item, &g, &u);
+    sn_offsets go;
+    outer_position(&rn->job->plan, g, &go);
+    rn->partial[g * rn->units + u] = unit_moments(rn, &go, u, rn->shifts[g], NULL);
+}
+
+void sn_rows_split_normalize_task(void *context, ptrdiff_t item, int thread)
+{
+    (void)thread;
+    run *rn = context;
+    ptrdiff_t g, u;
+    sn_split_item(rn, rn->job->plan.groups, item, &g, &u);
+    ptrdiff_t begin = (u % rn->blocks) * SN_ROW_BLOCK;
+    sn_offsets go;
+    outer_position(&rn->job->plan, g, &go);
+    normalize_run_part(rn, &go, u / rn->blocks, begin,
+                       min_ptrdiff(begin + SN_ROW_BLOCK, rn->job->plan.run_length),
+                       &rn->stats[g], NULL);
+}
+
