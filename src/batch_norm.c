@@ -199,12 +199,11 @@ sn_status sn_batch_norm(const sn_tensor *x, const sn_tensor *y, sn_batch_norm_st
     /* One allocation: batch moments, new running stats, folded parameters. */
     size_t f = (size_t)features;
     char *memory = malloc(f * (sizeof(sn_group_moments) + sizeof(sn_group_norm) +
-                               2 * sizeof(feature_stats) + 2 * sizeof(float)) + 1);
+                               sizeof(feature_stats) + 2 * sizeof(float)) + 1);
     if (!memory)
         return SN_ERR_OUT_OF_MEMORY;
     sn_group_moments *moments = (sn_group_moments *)memory;
-    feature_stats *batch_stats = (feature_stats *)(moments + f);
-    feature_stats *running = batch_stats + f;
+    feature_stats *running = (feature_stats *)(moments + f);
     sn_group_norm *groups = (sn_group_norm *)(running + f);
     float *a = (float *)(groups + f), *b = a + f;
 
@@ -234,16 +233,12 @@ sn_status sn_batch_norm(const sn_tensor *x, const sn_tensor *y, sn_batch_norm_st
             use.mean = (1.0 - w) * batch_i.mean + w * use.mean;
             use.var = (1.0 - w) * batch_i.var + w * use.var;
         }
-        batch_stats[i] = use;
-    }
-    /* Normalize as (x - M) * a + b: M the mean rounded to float (x - M is
-     * exact for x near it), a = gamma / sqrt(var + eps), b = beta - (mean - M) * a. */
-    for (ptrdiff_t i = 0; i < features; i++) {
-        double mean = batch_stats[i].mean, var = batch_stats[i].var + o->epsilon;
-        double scale = (var > 0.0 ? 1.0 / sqrt(var) : 0.0) * (o->use_std ? state->gamma[i] : 1.0);
-        float center = (float)mean;
+        /* Normalize as (x - M) * a + b: M the mean rounded to float (x - M is
+         * exact for x near it), a = gamma / sqrt(var + eps), b = beta - (mean - M) * a. */
+        double scale = sn_rstd(use.var + o->epsilon) * (o->use_std ? state->gamma[i] : 1.0);
+        float center = (float)use.mean;
         a[i] = (float)scale;
-        b[i] = (float)((o->use_shift ? state->beta[i] : 0.0) - (mean - (double)center) * scale);
+        b[i] = (float)((o->use_shift ? state->beta[i] : 0.0) - (use.mean - (double)center) * scale);
         groups[i] = (sn_group_norm){ center, 0.0f, 1.0f };
     }
     job.scale = a;

@@ -67,13 +67,17 @@ static inline void sn_moments_merge(sn_moments *a, const sn_moments *b)
  * group with epsilon 0) rstd is 0, so the normalized values are 0 and the
  * outputs are the bias: no 0/0 or 0*Inf NaN. NaN moments stay NaN.
  */
+static inline double sn_rstd(double variance_plus_epsilon)
+{
+    return variance_plus_epsilon == 0.0 ? 0.0 : 1.0 / sqrt(variance_plus_epsilon);
+}
+
 static inline double sn_moments_rstd(const sn_moments *m, double epsilon, double correction)
 {
     double dof = m->count - correction;
     if (m->count <= 0.0 || dof <= 0.0)
         return 0.0;
-    double variance = m->m2 / dof + epsilon;
-    return variance == 0.0 ? 0.0 : 1.0 / sqrt(variance);
+    return sn_rstd(m->m2 / dof + epsilon);
 }
 
 #endif

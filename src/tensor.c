@@ -30,14 +30,6 @@ sn_tensor sn_tensor_dense(void *data, sn_dtype dtype, int rank, const ptrdiff_t 
     return t;
 }
 
-ptrdiff_t sn_tensor_count(const sn_tensor *t)
-{
-    ptrdiff_t count = 1;
-    for (int i = 0; i < t->rank; i++)
-        count *= t->dims[i];
-    return count;
-}
-
 /* Largest element offset, or -1 for an empty tensor. */
 static ptrdiff_t max_offset(const sn_tensor *t)
 {

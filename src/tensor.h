@@ -9,8 +9,6 @@ sn_status sn_check_tensor(const sn_tensor *t);
 sn_status sn_check_same_dims(const sn_tensor *a, const sn_tensor *b);
 /* y must not overlap itself, and may overlap x only by being exactly x. */
 sn_status sn_check_output(const sn_tensor *x, const sn_tensor *y);
-/* Number of elements (the tensor passed sn_check_tensor). */
-ptrdiff_t sn_tensor_count(const sn_tensor *t);
 /* Normalize a possibly negative axis index; -1 when out of range. */
 int sn_resolve_axis(int axis, int rank);
 
