@@ -18,6 +18,8 @@ step "native build, every ISA this CPU has"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSIMDNORM_BUILD_TESTS=ON -DSIMDNORM_BUILD_BENCH=ON -DSIMDNORM_BUILD_TOOLS=ON > /dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --no-tests=error --output-on-failure -j"$jobs")
+# Each suite's own closing line (Criterion's Synthesis), from ctest's full log.
+grep -h "Synthesis" build/Testing/Temporary/LastTest.log
 
 step "ASan + UBSan"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIMDNORM_SANITIZE=address,undefined \
