@@ -18,8 +18,10 @@ step "native build, every ISA this CPU has"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSIMDNORM_BUILD_TESTS=ON -DSIMDNORM_BUILD_BENCH=ON -DSIMDNORM_BUILD_TOOLS=ON > /dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --no-tests=error --output-on-failure -j"$jobs")
-# Each suite's own closing line (Criterion's Synthesis), from ctest's full log.
-grep -h "Synthesis" build/Testing/Temporary/LastTest.log
+# Each suite's own closing line (Criterion's Synthesis), from ctest's full log;
+# the lite harness's self-test is left out: it fails two tests on purpose.
+awk '/ Testing: /{skip = ($0 ~ /lite_harness_selftest/)} !skip && /Synthesis/' \
+  build/Testing/Temporary/LastTest.log
 
 step "ASan + UBSan"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIMDNORM_SANITIZE=address,undefined \
