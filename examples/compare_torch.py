@@ -10,11 +10,20 @@ each library's output against a float64 computation on the same inputs.
 simdnorm writes into a preallocated output (out=); PyTorch's functional ops
 allocate theirs (they have no out= argument), which is part of its time.
 
+With --shapes issue6 it times PyTorch alone on the cases of issue 6, the ones
+bench/simdnorm_compare runs through simdnorm and oneDNN (same ids, shapes and
+modes, same bytes definition), checks each output against float64 once, and
+with --json FILE writes the figures for bench/compare_table.py
+(scripts/compare.sh runs all of it).
+
 Usage: /usr/bin/python3 examples/compare_torch.py [--threads 1,2] [--quick]
+       /usr/bin/python3 examples/compare_torch.py --shapes issue6 [--json FILE]
        (the package is found in ../python, the library in ../build or through
         SIMDNORM_LIBRARY)
 """
 import argparse
+import json
+import platform
 import os
 import sys
 import time
@@ -186,6 +195,103 @@ def cases(quick):
     return out
 
 
+# ------------------------------------------------------------ issue 6
+
+def norm_tf_case(shape):
+    """[B, T, F] normalized per sample over (T, F), scale and bias over F
+    (sn_norm BTF axes "TF"): F.layer_norm over the last two axes, with the [F]
+    parameters expanded to [T, F] once, outside the timing (they are static)."""
+    def make(rng):
+        x = rand(rng, shape, 1.0)
+        t, f = shape[1], shape[2]
+        w, b = rand(rng, f), rand(rng, f)
+        tx = torch.from_numpy(x)
+        tw = torch.from_numpy(w).expand(t, f).contiguous()
+        tb = torch.from_numpy(b).expand(t, f).contiguous()
+        return dict(x=x, torch=lambda: F.layer_norm(tx, (t, f), tw, tb, EPS),
+                    ref=lambda: ref_norm(x, (1, 2), w, b, (2,)),
+                    op="F.layer_norm(x, (T, F), w, b) with w, b = [F] expanded to [T, F] beforehand")
+    return make
+
+
+def norm_t_case(shape):
+    """[B, T, F] normalized per (B, F) over T, scale and bias over F (sn_norm
+    BTF axes "T"): F.instance_norm on the [B, F, T] transposed view, which
+    PyTorch copies to contiguous first; its output is [B, F, T] contiguous."""
+    def make(rng):
+        x = rand(rng, shape, 2.0)
+        f = shape[2]
+        w, b = rand(rng, f), rand(rng, f)
+        tx, tw, tb = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b)
+        run = lambda: F.instance_norm(tx.transpose(1, 2), weight=tw, bias=tb, eps=EPS)
+        return dict(x=x, torch=run, check=lambda: run().transpose(1, 2),
+                    ref=lambda: ref_norm(x, (1,), w, b, (2,)),
+                    op="F.instance_norm(x.transpose(1, 2), w, b): input copied to [B, F, T], "
+                       "output [B, F, T]")
+    return make
+
+
+def issue6_cases(quick):
+    """(id, shape, make) of bench/simdnorm_compare's cases; make(rng) -> dict
+    with x, torch (the timed call), ref (float64), op (what is timed)."""
+    out = []
+    ln = [(8192, 256), (8192, 768), (8192, 1024), (2048, 4096), (64, 65536), (1, 768), (4, 768)]
+    if quick:
+        ln = [(8192, 768), (4, 768)]
+    for s in ln:
+        out.append(("layer_norm", s, layer_norm_case(s)[3],
+                    "F.layer_norm(x, (F,), w, b)"))
+    for shape, axis, layout, how in (((32, 200, 512), -1, "BTF", "x.view(6400, 512)"),
+                                     ((32, 256, 28, 28), 1, "BFSS", "x (NCHW)")):
+        for training in (False, True):
+            out.append(("batch_norm_%s_%s" % ("train" if training else "infer", layout), shape,
+                        batch_norm_case(shape, axis, training)[3],
+                        "F.batch_norm(%s, running_mean, running_var, w, b, training=%s, "
+                        "momentum=0.1)" % (how, training)))
+    out.append(("norm_TF", (32, 200, 512), norm_tf_case((32, 200, 512)), None))
+    out.append(("norm_T", (32, 200, 512), norm_t_case((32, 200, 512)), None))
+    out.append(("group_norm_32", (2, 320, 64, 64), group_norm_case((2, 320, 64, 64), 32)[3],
+                "F.group_norm(x, 32, w, b)"))
+    out.append(("instance_norm", (16, 64, 4096), instance_norm_case((16, 64, 4096))[3],
+                "F.instance_norm(x, weight=w, bias=b)"))
+    return out
+
+
+def run_issue6(threads, min_time, quick, json_path):
+    """Times PyTorch on the cases of issue 6 at each thread count; prints a
+    line per measurement and writes them to json_path (if given)."""
+    results = []
+    print("PyTorch %s, issue 6 cases, epsilon %g; GB/s = 8 bytes per element / time "
+          "(median of 5 batches), err = max |y - float64|" % (torch.__version__, EPS))
+    rng = np.random.default_rng(0)
+    with torch.inference_mode():
+        for case_id, shape, make, op in issue6_cases(quick):
+            case = make(rng)
+            op = op or case["op"]
+            nbytes = 2 * case["x"].nbytes
+            ref = case["ref"]()
+            err = max_error(case.get("check", case["torch"])().numpy().reshape(ref.shape), ref)
+            del ref
+            for n in threads:
+                torch.set_num_threads(n)
+                t = seconds_per_call(case["torch"], min_time)
+                shape_text = "x".join(map(str, shape))
+                print("%-22s %-14s threads %d: %s %7.2f GB/s  err %.1e" % (
+                    case_id, shape_text, n, fmt_time(t), nbytes / t / 1e9, err))
+                sys.stdout.flush()
+                results.append(dict(id=case_id, shape=shape_text, threads=n, seconds=t,
+                                    gbps=nbytes / t / 1e9, bytes=nbytes, max_err=err, op=op))
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(dict(torch=torch.__version__, numpy=np.__version__,
+                           python=platform.python_version(), epsilon=EPS,
+                           bytes="2 * x.nbytes (x read once, y written once)",
+                           timing="median over 5 batches of min_time / 5 s, after a warm-up call; "
+                                  "PyTorch allocates each output (no out=)",
+                           min_time=min_time, results=results), f, indent=1)
+            f.write("\n")
+
+
 # ------------------------------------------------------------ main
 
 def fmt_time(s):
@@ -198,9 +304,17 @@ def main():
     parser.add_argument("--quick", action="store_true", help="fewer shapes, shorter timing")
     parser.add_argument("--min-time", type=float, default=None,
                         help="seconds of calls per measurement (default 0.25, quick 0.05)")
+    parser.add_argument("--shapes", choices=("default", "issue6"), default="default",
+                        help="issue6: PyTorch alone on bench/simdnorm_compare's cases")
+    parser.add_argument("--json", metavar="FILE", help="with --shapes issue6: write the results")
     args = parser.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
     min_time = args.min_time or (0.05 if args.quick else 0.25)
+    if args.json and args.shapes != "issue6":
+        parser.error("--json needs --shapes issue6")
+    if args.shapes == "issue6":
+        run_issue6(threads, min_time, args.quick, args.json)
+        return
 
     print("simdnorm %s (%s, ISA %s) vs PyTorch %s; epsilon %g"
           % (simdnorm.__version__, simdnorm.library_path, simdnorm.isa(), torch.__version__, EPS))

@@ -13,6 +13,7 @@ packages=(
   valgrind
   python3-numpy python3-pytest python3-torch     # python/ package tests, examples/compare_torch.py
   python3-pip python3-setuptools python3-wheel   # pip install --no-build-isolation ./python
+  libdnnl-dev                                     # bench/: side-by-side comparison with oneDNN
 )
 
 missing=()
