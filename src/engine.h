@@ -27,6 +27,8 @@ typedef struct run {
     float *shifts;           /* split: shift of every group */
     void *scratch;           /* per thread: GATHER's run copies, COLUMNS' lane arrays */
     int stream;              /* ROWS: streaming stores of y (see SN_STREAM_MIN_BYTES) */
+    const float *x_end;      /* ROWS over a dense x walked in memory order: the end of x,
+                              * up to which the row kernels prefetch; NULL: no prefetch */
 } run;
 
 /* Short single-run groups are reduced this many at a time (sn_rows_batch_task). */
@@ -49,6 +51,24 @@ typedef struct lanes {
 static inline ptrdiff_t min_ptrdiff(ptrdiff_t a, ptrdiff_t b)
 {
     return a < b ? a : b;
+}
+
+/* How far past the block being read the row kernels prefetch, in elements:
+ * far enough that a request is served before the walk gets there (measured
+ * on [8192,768] and [2048,4096]: 4 KiB too short, 8-16 KiB best). */
+#define SN_PREFETCH_DISTANCE ((ptrdiff_t)(8192 / sizeof(float)))
+
+/* What a row kernel reading the block at x should prefetch (its `ahead`): the
+ * n elements SN_PREFETCH_DISTANCE past x + skip, the data the walk reaches
+ * next (skip 0 for a statistics pass over the block, the block's length for
+ * its normalization, which is followed by the next block's statistics);
+ * NULL without prefetching or past the end of x. */
+static inline const float *prefetch_ahead(const run *rn, const float *x, ptrdiff_t skip,
+                                          ptrdiff_t n)
+{
+    if (!rn->x_end || rn->x_end - x < skip + SN_PREFETCH_DISTANCE + n)
+        return NULL;
+    return x + skip + SN_PREFETCH_DISTANCE;
 }
 
 static inline const sn_axis *run_axis(const sn_plan *p)

@@ -32,8 +32,16 @@
 #define SN_PASS2_TERMS 16
 #define SN_PASS2_RESCALE 0x1p100f
 
-/* Moments of x[0..n) relative to `shift`, n <= SN_ROW_BLOCK. */
-typedef void (*sn_row_moments_f32_fn)(const float *x, size_t n, float shift, sn_moments *out);
+/* Row kernels take `ahead`: NULL, or n elements the caller reads soon after
+ * this call. The kernel prefetches them, one cache line per step of its loop,
+ * so that they arrive while it computes: a row's statistics are a chain of
+ * dependent steps, and without requests ahead of it the memory waits for the
+ * computation and the computation for the memory. Prefetches never fault and
+ * change no value; a kernel may ignore `ahead` (scalar). */
+
+/* Moments of x[0..n) relative to `shift`, 0 < n <= SN_ROW_BLOCK. */
+typedef void (*sn_row_moments_f32_fn)(const float *x, size_t n, float shift,
+                                      const float *ahead, sn_moments *out);
 
 /* y[i] = ((x[i] - shift) - mean) * rstd, then * scale[i * param_step] and
  * + bias[i * param_step] when those are not NULL (each is optional on its own).
@@ -48,7 +56,8 @@ typedef void (*sn_row_moments_f32_fn)(const float *x, size_t n, float shift, sn_
  * flag changes no value; a kernel may ignore it (scalar, NEON). */
 typedef void (*sn_row_normalize_f32_fn)(const float *x, float *y, size_t n, float shift,
                                         float mean, float rstd, const float *scale,
-                                        const float *bias, ptrdiff_t param_step, int stream);
+                                        const float *bias, ptrdiff_t param_step, int stream,
+                                        const float *ahead);
 
 /* Per-column moments of a rows x width panel (row i starts at x + i * stride),
  * relative to shift[j]; rows <= SN_COL_BLOCK_ROWS, width <= SN_COL_BLOCK_WIDTH. */
@@ -81,10 +90,12 @@ typedef struct sn_kernels {
 } sn_kernels;
 
 #define SN_DECLARE_KERNELS(isa)                                                              \
-    void sn_row_moments_f32_##isa(const float *x, size_t n, float shift, sn_moments *out);  \
+    void sn_row_moments_f32_##isa(const float *x, size_t n, float shift, const float *ahead, \
+                                  sn_moments *out);                                          \
     void sn_row_normalize_f32_##isa(const float *x, float *y, size_t n, float shift,         \
                                     float mean, float rstd, const float *scale,              \
-                                    const float *bias, ptrdiff_t param_step, int stream);    \
+                                    const float *bias, ptrdiff_t param_step, int stream,     \
+                                    const float *ahead);                                     \
     void sn_col_moments_f32_##isa(const float *x, ptrdiff_t stride, size_t rows,             \
                                   size_t width, const float *shift, sn_moments *out);        \
     void sn_col_normalize_f32_##isa(const float *x, ptrdiff_t x_stride, float *y,            \

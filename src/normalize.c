@@ -1,5 +1,6 @@
 #include "normalize.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,6 +174,42 @@ static sn_status empty_groups(run *rn)
     return SN_OK;
 }
 
+/* Where the row kernels may prefetch: the end of x when x is dense (its
+ * elements fill [x, x + count) without a gap) and the ROWS tasks walk it in
+ * memory order (the axes in walk order have decreasing strides); otherwise
+ * NULL, as "ahead" would not be what is read next. */
+static const float *prefetch_end(const run *rn)
+{
+    const sn_plan *p = &rn->job->plan;
+    if (p->path != SN_PATH_ROWS || p->reduce_rank == 0 || (rn->run_major && rn->blocks > 1))
+        return NULL;
+    const sn_axis *walk[2 * SN_MAX_RANK];
+    int count = 0;
+    if (rn->run_major) {
+        /* Units (runs) outside groups, each run contiguous. */
+        for (int i = 0; i + 1 < p->reduce_rank; i++)
+            walk[count++] = &p->reduce[i];
+        for (int i = 0; i < p->outer_rank; i++)
+            walk[count++] = &p->outer[i];
+        walk[count++] = &p->reduce[p->reduce_rank - 1];
+    } else {
+        for (int i = 0; i < p->outer_rank; i++)
+            walk[count++] = &p->outer[i];
+        for (int i = 0; i < p->reduce_rank; i++)
+            walk[count++] = &p->reduce[i];
+    }
+    ptrdiff_t extent = 1, previous = PTRDIFF_MAX;
+    for (int i = 0; i < count; i++) {
+        if (walk[i]->dim == 1)
+            continue;
+        if (walk[i]->x_stride >= previous)
+            return NULL;
+        previous = walk[i]->x_stride;
+        extent += (walk[i]->dim - 1) * walk[i]->x_stride;
+    }
+    return extent == p->groups * p->reduce_count ? rn->job->x + extent : NULL;
+}
+
 /* Run-major splitting keeps the moments of every (group, unit): bound them. */
 #define SN_RUN_MAJOR_MAX_ITEMS (1 << 20)
 
@@ -203,6 +240,7 @@ static sn_status execute(run *rn)
     }
     if (threads > owners && !split)
         threads = (int)owners;
+    rn->x_end = prefetch_end(rn);
     /* Every element of y is written once: groups * reduce_count of them. */
     rn->stream = p->path == SN_PATH_ROWS && rn->mode != MODE_STATS &&
                  (double)p->groups * (double)p->reduce_count * sizeof(float) > SN_STREAM_MIN_BYTES;
@@ -217,30 +255,31 @@ static sn_status execute(run *rn)
             return SN_ERR_OUT_OF_MEMORY;
     }
     sn_status status = SN_OK;
-    if (split)
+    if (split) {
         status = run_split(rn, threads);
-    else if (p->path == SN_PATH_ROWS && rn->units == 1)
+    } else if (p->path == SN_PATH_ROWS && rn->units == 1) {
         normalize_for(rn, (owners + SN_ROWS_BATCH - 1) / SN_ROWS_BATCH, threads, sn_rows_batch_task);
-    else
+    } else {
         normalize_for(rn, owners, threads, columns ? sn_columns_task : sn_rows_task);
+    }
     free(rn->scratch);
     return status;
 }
 
 sn_status sn_run_norm(const sn_norm_job *job)
 {
-    run rn = { job, MODE_FUSED, NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 };
+    run rn = { .job = job, .mode = MODE_FUSED };
     return execute(&rn);
 }
 
 sn_status sn_run_stats(const sn_norm_job *job, sn_group_moments *out)
 {
-    run rn = { job, MODE_STATS, out, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 };
+    run rn = { .job = job, .mode = MODE_STATS, .moments_out = out };
     return execute(&rn);
 }
 
 sn_status sn_run_normalize(const sn_norm_job *job, const sn_group_norm *groups)
 {
-    run rn = { job, MODE_APPLY, NULL, groups, 0, 0, 0, NULL, NULL, NULL, NULL, 0 };
+    run rn = { .job = job, .mode = MODE_APPLY, .given = groups };
     return execute(&rn);
 }

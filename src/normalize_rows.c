@@ -43,15 +43,17 @@ static sn_moments unit_moments(const run *rn, const sn_offsets *g, ptrdiff_t u, 
     if (length > 0) {
         const float *x = job->x + g->x + at.x + begin * run_axis(p)->x_stride;
         job->kernels->row_moments_f32(run_input(job, x, length, scratch), (size_t)length,
-                                      shift, &m);
+                                      shift, prefetch_ahead(rn, x, 0, length), &m);
     }
     return m;
 }
 
 /* Normalizes elements [begin, end) of run `r` of a group; padded frames are
- * zeroed instead when the plan asks for it. */
+ * zeroed instead when the plan asks for it. The walk reads next the data
+ * `next` elements past the part's start (what the kernel prefetches). */
 static void normalize_run_part(const run *rn, const sn_offsets *g, ptrdiff_t r, ptrdiff_t begin,
-                               ptrdiff_t end, const sn_group_norm *s, float *scratch)
+                               ptrdiff_t end, const sn_group_norm *s, ptrdiff_t next,
+                               float *scratch)
 {
     const sn_norm_job *job = rn->job;
     const sn_plan *p = &job->plan;
@@ -70,7 +72,8 @@ static void normalize_run_part(const run *rn, const sn_offsets *g, ptrdiff_t r, 
         const float *bias = job->bias ? job->bias + param + begin * step : NULL;
         if (p->path == SN_PATH_ROWS) {
             job->kernels->row_normalize_f32(x + begin, y + begin, (size_t)n, s->shift, s->mean,
-                                            s->rstd, scale, bias, step, rn->stream);
+                                            s->rstd, scale, bias, step, rn->stream,
+                                            prefetch_ahead(rn, x + begin, next, n));
         } else {
             /* Strided run: gather x (and parameters that are not contiguous),
              * normalize in scratch, scatter. */
@@ -88,7 +91,7 @@ static void normalize_run_part(const run *rn, const sn_offsets *g, ptrdiff_t r, 
             }
             /* Plain stores: the scratch copy is read back right away. */
             job->kernels->row_normalize_f32(xs, xs, (size_t)n, s->shift, s->mean, s->rstd, scale,
-                                            bias, step, 0);
+                                            bias, step, 0, NULL);
             for (ptrdiff_t i = 0; i < n; i++)
                 y[(begin + i) * axis->y_stride] = xs[i];
         }
@@ -121,7 +124,7 @@ void sn_rows_task(void *context, ptrdiff_t index, int thread)
     }
     sn_group_norm s = sn_group_constants(rn, g.group, shift, &total);
     for (ptrdiff_t r = 0; r < p->runs; r++)
-        normalize_run_part(rn, &g, r, 0, p->run_length, &s, scratch);
+        normalize_run_part(rn, &g, r, 0, p->run_length, &s, p->run_length, scratch);
 }
 
 /* Short single-run groups, a few at a time: each group's statistics end in a
@@ -147,14 +150,18 @@ void sn_rows_batch_task(void *context, ptrdiff_t batch, int thread)
             shift[i] = sn_group_shift(job, &g[i]);
             m[i] = unit_moments(rn, &g[i], 0, shift[i], NULL);
         }
-    for (ptrdiff_t i = 0; i < count; i++) {
-        if (rn->mode == MODE_STATS) {
+    if (rn->mode == MODE_STATS) {
+        for (ptrdiff_t i = 0; i < count; i++)
             rn->moments_out[g[i].group] = (sn_group_moments){ shift[i], m[i] };
-            continue;
-        }
-        sn_group_norm s = sn_group_constants(rn, g[i].group, shift[i], &m[i]);
-        normalize_run_part(rn, &g[i], 0, 0, p->run_length, &s, NULL);
+        return;
     }
+    /* All constants first: their divisions and square roots overlap. */
+    sn_group_norm s[SN_ROWS_BATCH];
+    for (ptrdiff_t i = 0; i < count; i++)
+        s[i] = sn_group_constants(rn, g[i].group, shift[i], &m[i]);
+    /* The next batch's statistics read next, count rows on. */
+    for (ptrdiff_t i = 0; i < count; i++)
+        normalize_run_part(rn, &g[i], 0, 0, p->run_length, &s[i], count * p->run_length, NULL);
 }
 
 /* Split groups: fewer groups than threads. Phase 1 computes every unit's
@@ -183,6 +190,6 @@ void sn_rows_split_normalize_task(void *context, ptrdiff_t item, int thread)
     outer_position(&rn->job->plan, g, &go);
     normalize_run_part(rn, &go, u / rn->blocks, begin,
                        min_ptrdiff(begin + SN_ROW_BLOCK, rn->job->plan.run_length),
-                       &rn->stats[g], NULL);
+                       &rn->stats[g], SN_ROW_BLOCK, NULL);
 }
 

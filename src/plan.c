@@ -108,21 +108,3 @@ void sn_plan_build(const sn_tensor *x, const sn_tensor *y, unsigned reduce_mask,
     plan->groups = plan->outer_count * plan->lane.dim;
 }
 
-void sn_plan_position(const sn_axis *axes, int count, ptrdiff_t index, sn_offsets *out)
-{
-    sn_offsets o = { 0, 0, 0, 0, -1, -1 };
-    for (int i = count - 1; i >= 0; i--) {
-        const sn_axis *a = &axes[i];
-        ptrdiff_t k = index % a->dim;
-        index /= a->dim;
-        o.x += k * a->x_stride;
-        o.y += k * a->y_stride;
-        o.group += k * a->group_stride;
-        o.param += k * a->param_stride;
-        if (a->mask_role == SN_MASK_ROLE_BATCH)
-            o.batch = k;
-        else if (a->mask_role == SN_MASK_ROLE_TIME)
-            o.time = k;
-    }
-    *out = o;
-}

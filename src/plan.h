@@ -63,6 +63,27 @@ typedef struct sn_offsets {
     ptrdiff_t time;   /* index along the time axis, likewise (-1 if not among them) */
 } sn_offsets;
 
-void sn_plan_position(const sn_axis *axes, int count, ptrdiff_t index, sn_offsets *out);
+/* Inline: the engine asks for a position per group and per run. */
+static inline void sn_plan_position(const sn_axis *axes, int count, ptrdiff_t index,
+                                    sn_offsets *out)
+{
+    sn_offsets o = { 0, 0, 0, 0, -1, -1 };
+    for (int i = count - 1; i >= 0; i--) {
+        const sn_axis *a = &axes[i];
+        /* The outermost axis takes what is left: no division (one-axis
+         * positions, the common case after merging, need none at all). */
+        ptrdiff_t k = i > 0 ? index % a->dim : index;
+        index = i > 0 ? index / a->dim : 0;
+        o.x += k * a->x_stride;
+        o.y += k * a->y_stride;
+        o.group += k * a->group_stride;
+        o.param += k * a->param_stride;
+        if (a->mask_role == SN_MASK_ROLE_BATCH)
+            o.batch = k;
+        else if (a->mask_role == SN_MASK_ROLE_TIME)
+            o.time = k;
+    }
+    *out = o;
+}
 
 #endif

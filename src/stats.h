@@ -44,6 +44,33 @@ static inline sn_moments sn_moments_from_sums(double count, double center, doubl
     return m;
 }
 
+/*
+ * One-pass moments of a block from its power sums about the shift,
+ *   s1 = sum(d), s2 = sum(d^2), d = x - K rounded to float (as in the two-pass
+ *   algorithm), gathered in double,
+ * as m2 = s2 - s1^2 / n. The subtraction cancels the bits by which s2 exceeds
+ * m2, i.e. log2(1 + n (mean - K)^2 / m2): while s2 / m2 <= SN_ONE_PASS_MAX_RATIO
+ * (K within about a thousand standard deviations of the mean) double keeps
+ * over 30 correct bits, far more than float results need, and the block is
+ * read once. Otherwise (K an outlier, or a sum that is not finite) it returns
+ * 0 and writes nothing: the kernel then uses the corrected two-pass
+ * algorithm (sn_moments_from_sums) on the block, still in cache.
+ */
+#define SN_ONE_PASS_MAX_RATIO 0x1p20
+
+static inline int sn_moments_from_power_sums(double count, double s1, double s2,
+                                             sn_moments *out)
+{
+    double mean = s1 / count;
+    double m2 = s2 - s1 * mean;
+    if (!(m2 * SN_ONE_PASS_MAX_RATIO >= s2) || !(s2 <= 1.0e300))
+        return 0;
+    out->count = count;
+    out->mean = mean;
+    out->m2 = m2;
+    return 1;
+}
+
 /* Chan et al.'s parallel merge: *a becomes the moments of a followed by b. */
 static inline void sn_moments_merge(sn_moments *a, const sn_moments *b)
 {

@@ -94,7 +94,8 @@ SN_INLINE void row_sums(const float *x, size_t n, __m256 k, __m256 c, float scal
     *sum_sq = hsum_pd(widen_add(q, sq_total));
 }
 
-void sn_row_moments_f32_avx2(const float *x, size_t n, float shift, sn_moments *out)
+/* Two-pass fallback, pass 1: the provisional center. */
+SN_INLINE float row_center(const float *x, size_t n, float shift)
 {
     const __m256 k = _mm256_set1_ps(shift);
     const __m256i tail = lane_mask(n % 8);
@@ -114,9 +115,14 @@ void sn_row_moments_f32_avx2(const float *x, size_t n, float shift, sn_moments *
                                 _mm256_castsi256_ps(tail));
     acc[1] = _mm256_add_ps(acc[1], last);
     float sum = hsum_ps(sum4(acc));
-    float center = (float)((double)sum / (double)n);
+    return (float)((double)sum / (double)n);
+}
 
-    const __m256 c = _mm256_set1_ps(center);
+/* Two-pass fallback, pass 2 (again with scaled deviations when the squares
+ * underflowed) and the corrected moments. */
+SN_INLINE sn_moments row_finish(const float *x, size_t n, float shift, float center)
+{
+    const __m256 k = _mm256_set1_ps(shift), c = _mm256_set1_ps(center);
     double sum_dev, sum_sq;
     row_sums(x, n, k, c, 1.0f, &sum_dev, &sum_sq);
     if (sum_sq * SN_PASS2_RESCALE < (double)n) {
@@ -124,7 +130,56 @@ void sn_row_moments_f32_avx2(const float *x, size_t n, float shift, sn_moments *
         sum_dev /= SN_PASS2_RESCALE;
         sum_sq /= (double)SN_PASS2_RESCALE * SN_PASS2_RESCALE;
     }
-    *out = sn_moments_from_sums((double)n, center, sum_dev, sum_sq);
+    return sn_moments_from_sums((double)n, center, sum_dev, sum_sq);
+}
+
+/* d = x - K in float, widened: its 8 lanes added to s1[0..1] and their
+ * squares to s2[0..1] (exact products, double accumulation). */
+static inline void add_power(__m256 d, __m256d *s1, __m256d *s2)
+{
+    __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(d));
+    __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(d, 1));
+    s1[0] = _mm256_add_pd(s1[0], lo);
+    s1[1] = _mm256_add_pd(s1[1], hi);
+    s2[0] = _mm256_fmadd_pd(lo, lo, s2[0]);
+    s2[1] = _mm256_fmadd_pd(hi, hi, s2[1]);
+}
+
+/* The one pass over memory (sn_moments_from_power_sums): two vectors (a cache
+ * line) a step, each with its own accumulators, prefetching `ahead`. */
+SN_INLINE void row_power_sums(const float *x, size_t n, float shift, const float *ahead,
+                              double *sum1, double *sum2)
+{
+    const __m256 k = _mm256_set1_ps(shift);
+    const __m256i tail = lane_mask(n % 8);
+    const size_t body = n - n % 8;
+    __m256d s1[4], s2[4];
+    for (int u = 0; u < 4; u++)
+        s1[u] = s2[u] = _mm256_setzero_pd();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        if (ahead)
+            _mm_prefetch((const char *)(ahead + i), _MM_HINT_T0);
+        add_power(_mm256_sub_ps(_mm256_loadu_ps(x + i), k), s1, s2);
+        add_power(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), k), s1 + 2, s2 + 2);
+    }
+    for (; i < body; i += 8)
+        add_power(_mm256_sub_ps(_mm256_loadu_ps(x + i), k), s1, s2);
+    /* Masked-off lanes load 0, and 0 - K must not be counted. */
+    __m256 last = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(x + body, tail), k),
+                                _mm256_castsi256_ps(tail));
+    add_power(last, s1 + 2, s2 + 2);
+    *sum1 = hsum_pd(_mm256_add_pd(_mm256_add_pd(s1[0], s1[1]), _mm256_add_pd(s1[2], s1[3])));
+    *sum2 = hsum_pd(_mm256_add_pd(_mm256_add_pd(s2[0], s2[1]), _mm256_add_pd(s2[2], s2[3])));
+}
+
+void sn_row_moments_f32_avx2(const float *x, size_t n, float shift, const float *ahead,
+                             sn_moments *out)
+{
+    double s1, s2;
+    row_power_sums(x, n, shift, ahead, &s1, &s2);
+    if (!sn_moments_from_power_sums((double)n, s1, s2, out))
+        *out = row_finish(x, n, shift, row_center(x, n, shift));
 }
 
 /* Pass 2 of 8 columns, column j's deviations multiplied by scale[j]: row

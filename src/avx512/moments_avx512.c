@@ -79,7 +79,8 @@ SN_INLINE void row_sums(const float *x, size_t n, __m512 k, __m512 c, float scal
     *sum_sq = _mm512_reduce_add_pd(widen_add(q, sq_total));
 }
 
-void sn_row_moments_f32_avx512(const float *x, size_t n, float shift, sn_moments *out)
+/* Two-pass fallback, pass 1: the provisional center. */
+SN_INLINE float row_center(const float *x, size_t n, float shift)
 {
     const __m512 k = _mm512_set1_ps(shift);
     const __mmask16 tail = lane_mask(n % 16);
@@ -98,9 +99,14 @@ void sn_row_moments_f32_avx512(const float *x, size_t n, float shift, sn_moments
     __m512 last = _mm512_maskz_sub_ps(tail, _mm512_maskz_loadu_ps(tail, x + body), k);
     acc[1] = _mm512_add_ps(acc[1], last);
     float sum = _mm512_reduce_add_ps(sum4(acc));
-    float center = (float)((double)sum / (double)n);
+    return (float)((double)sum / (double)n);
+}
 
-    const __m512 c = _mm512_set1_ps(center);
+/* Two-pass fallback, pass 2 (again with scaled deviations when the squares
+ * underflowed) and the corrected moments. */
+SN_INLINE sn_moments row_finish(const float *x, size_t n, float shift, float center)
+{
+    const __m512 k = _mm512_set1_ps(shift), c = _mm512_set1_ps(center);
     double sum_dev, sum_sq;
     row_sums(x, n, k, c, 1.0f, &sum_dev, &sum_sq);
     if (sum_sq * SN_PASS2_RESCALE < (double)n) {
@@ -108,7 +114,58 @@ void sn_row_moments_f32_avx512(const float *x, size_t n, float shift, sn_moments
         sum_dev /= SN_PASS2_RESCALE;
         sum_sq /= (double)SN_PASS2_RESCALE * SN_PASS2_RESCALE;
     }
-    *out = sn_moments_from_sums((double)n, center, sum_dev, sum_sq);
+    return sn_moments_from_sums((double)n, center, sum_dev, sum_sq);
+}
+
+/* d = x - K in float, widened: its 16 lanes added to s1[0..1] and their
+ * squares to s2[0..1] (exact products, double accumulation). */
+static inline void add_power(__m512 d, __m512d *s1, __m512d *s2)
+{
+    __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(d));
+    __m512d hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(d, 1));
+    s1[0] = _mm512_add_pd(s1[0], lo);
+    s1[1] = _mm512_add_pd(s1[1], hi);
+    s2[0] = _mm512_fmadd_pd(lo, lo, s2[0]);
+    s2[1] = _mm512_fmadd_pd(hi, hi, s2[1]);
+}
+
+/* The one pass over memory (sn_moments_from_power_sums): two vectors a step,
+ * each with its own accumulators, prefetching `ahead` as it goes. */
+SN_INLINE void row_power_sums(const float *x, size_t n, float shift, const float *ahead,
+                              double *sum1, double *sum2)
+{
+    const __m512 k = _mm512_set1_ps(shift);
+    const __mmask16 tail = lane_mask(n % 16);
+    const size_t body = n - n % 16;
+    __m512d s1[4], s2[4];
+    for (int u = 0; u < 4; u++)
+        s1[u] = s2[u] = _mm512_setzero_pd();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        if (ahead)
+            for (int u = 0; u < 2; u++)
+                _mm_prefetch((const char *)(ahead + i + 16 * u), _MM_HINT_T0);
+        add_power(_mm512_sub_ps(_mm512_loadu_ps(x + i), k), s1, s2);
+        add_power(_mm512_sub_ps(_mm512_loadu_ps(x + i + 16), k), s1 + 2, s2 + 2);
+    }
+    for (; i < body; i += 16)
+        add_power(_mm512_sub_ps(_mm512_loadu_ps(x + i), k), s1, s2);
+    /* Masked-off lanes must add 0, not 0 - K. */
+    add_power(_mm512_maskz_sub_ps(tail, _mm512_maskz_loadu_ps(tail, x + body), k), s1 + 2,
+              s2 + 2);
+    *sum1 = _mm512_reduce_add_pd(
+        _mm512_add_pd(_mm512_add_pd(s1[0], s1[1]), _mm512_add_pd(s1[2], s1[3])));
+    *sum2 = _mm512_reduce_add_pd(
+        _mm512_add_pd(_mm512_add_pd(s2[0], s2[1]), _mm512_add_pd(s2[2], s2[3])));
+}
+
+void sn_row_moments_f32_avx512(const float *x, size_t n, float shift, const float *ahead,
+                               sn_moments *out)
+{
+    double s1, s2;
+    row_power_sums(x, n, shift, ahead, &s1, &s2);
+    if (!sn_moments_from_power_sums((double)n, s1, s2, out))
+        *out = row_finish(x, n, shift, row_center(x, n, shift));
 }
 
 /* Pass 2 of 16 columns, column j's deviations multiplied by scale[j]: row

@@ -46,6 +46,14 @@ SN_INLINE __m512 param16(const float *p, size_t i, __mmask16 mask, __m512 same, 
     return per_lane ? _mm512_maskz_loadu_ps(mask, p + i) : same;
 }
 
+/* The four cache lines of ahead + i (see kernels.h), when there is an ahead. */
+static inline void prefetch_step(const float *ahead, size_t i)
+{
+    if (ahead)
+        for (int u = 0; u < 4; u++)
+            _mm_prefetch((const char *)(ahead + i + 16 * u), _MM_HINT_T0);
+}
+
 /* Normalize 16 elements at offset i of a row; with per_lane, scale and bias
  * are indexed like x, else s and b hold their broadcast values. With stream,
  * a non-temporal store: y + i must then be 64-byte aligned. */
@@ -77,7 +85,7 @@ SN_INLINE void row_masked(const float *x, float *y, size_t i, __mmask16 mask, __
 
 SN_INLINE void row_normalize(const float *x, float *y, size_t n, float shift, float mean,
                              float rstd, const float *scale, const float *bias, int kind,
-                             int per_lane, int stream)
+                             int per_lane, int stream, const float *ahead)
 {
     const __m512 k = _mm512_set1_ps(shift), m = _mm512_set1_ps(mean), r = _mm512_set1_ps(rstd);
     /* One scale and bias for the whole run: broadcast once, here. */
@@ -97,6 +105,7 @@ SN_INLINE void row_normalize(const float *x, float *y, size_t n, float shift, fl
         i = head;
     }
     for (; i + 64 <= n; i += 64) {
+        prefetch_step(ahead, i);
         row16(x, y, i, k, m, r, scale, bias, s, b, kind, per_lane, stream);
         row16(x, y, i + 16, k, m, r, scale, bias, s, b, kind, per_lane, stream);
         row16(x, y, i + 32, k, m, r, scale, bias, s, b, kind, per_lane, stream);
@@ -111,27 +120,31 @@ SN_INLINE void row_normalize(const float *x, float *y, size_t n, float shift, fl
 /* The four scale/bias combinations for one parameter layout. */
 SN_INLINE void row_affine(const float *x, float *y, size_t n, float shift, float mean,
                           float rstd, const float *scale, const float *bias, int per_lane,
-                          int stream)
+                          int stream, const float *ahead)
 {
     if (scale && bias)
-        row_normalize(x, y, n, shift, mean, rstd, scale, bias, AFFINE_BOTH, per_lane, stream);
+        row_normalize(x, y, n, shift, mean, rstd, scale, bias, AFFINE_BOTH, per_lane, stream,
+                      ahead);
     else if (scale)
-        row_normalize(x, y, n, shift, mean, rstd, scale, NULL, AFFINE_SCALE, per_lane, stream);
+        row_normalize(x, y, n, shift, mean, rstd, scale, NULL, AFFINE_SCALE, per_lane, stream,
+                      ahead);
     else if (bias)
-        row_normalize(x, y, n, shift, mean, rstd, NULL, bias, AFFINE_BIAS, per_lane, stream);
+        row_normalize(x, y, n, shift, mean, rstd, NULL, bias, AFFINE_BIAS, per_lane, stream,
+                      ahead);
     else
-        row_normalize(x, y, n, shift, mean, rstd, NULL, NULL, AFFINE_NONE, per_lane, stream);
+        row_normalize(x, y, n, shift, mean, rstd, NULL, NULL, AFFINE_NONE, per_lane, stream,
+                      ahead);
 }
 
 /* Plain or streaming stores: each a loop of its own (stream is a constant). */
 SN_INLINE void row_store(const float *x, float *y, size_t n, float shift, float mean,
                          float rstd, const float *scale, const float *bias, int per_lane,
-                         int stream)
+                         int stream, const float *ahead)
 {
     if (stream)
-        row_affine(x, y, n, shift, mean, rstd, scale, bias, per_lane, 1);
+        row_affine(x, y, n, shift, mean, rstd, scale, bias, per_lane, 1, ahead);
     else
-        row_affine(x, y, n, shift, mean, rstd, scale, bias, per_lane, 0);
+        row_affine(x, y, n, shift, mean, rstd, scale, bias, per_lane, 0, ahead);
 }
 
 /* The two parameter layouts are separate functions, so that the per-element
@@ -139,18 +152,18 @@ SN_INLINE void row_store(const float *x, float *y, size_t n, float shift, float 
 static __attribute__((noinline)) void row_per_lane(const float *x, float *y, size_t n,
                                                    float shift, float mean, float rstd,
                                                    const float *scale, const float *bias,
-                                                   int stream)
+                                                   int stream, const float *ahead)
 {
-    row_store(x, y, n, shift, mean, rstd, scale, bias, 1, stream);
+    row_store(x, y, n, shift, mean, rstd, scale, bias, 1, stream, ahead);
 }
 
 static __attribute__((noinline)) void row_broadcast(const float *x, float *y, size_t n,
                                                     float shift, float mean, float rstd,
                                                     const float *scale, const float *bias,
-                                                    int stream)
+                                                    int stream, const float *ahead)
 {
     if (n > 0) /* the broadcast reads scale[0] and bias[0] */
-        row_store(x, y, n, shift, mean, rstd, scale, bias, 0, stream);
+        row_store(x, y, n, shift, mean, rstd, scale, bias, 0, stream, ahead);
 }
 
 void sn_store_fence_avx512(void)
@@ -161,12 +174,12 @@ void sn_store_fence_avx512(void)
 /* With stream, the caller fences (sn_store_fence_avx512) before y is read. */
 void sn_row_normalize_f32_avx512(const float *x, float *y, size_t n, float shift, float mean,
                                  float rstd, const float *scale, const float *bias,
-                                 ptrdiff_t param_step, int stream)
+                                 ptrdiff_t param_step, int stream, const float *ahead)
 {
     if (param_step)
-        row_per_lane(x, y, n, shift, mean, rstd, scale, bias, stream);
+        row_per_lane(x, y, n, shift, mean, rstd, scale, bias, stream, ahead);
     else
-        row_broadcast(x, y, n, shift, mean, rstd, scale, bias, stream);
+        row_broadcast(x, y, n, shift, mean, rstd, scale, bias, stream, ahead);
 }
 
 /* One panel row: per-column constants; scale and bias either loaded along the

@@ -79,7 +79,8 @@ SN_INLINE void row_sums(const float *x, size_t n, float shift, float center, flo
     *sum_sq = sq_sum;
 }
 
-void sn_row_moments_f32_neon(const float *x, size_t n, float shift, sn_moments *out)
+/* Two-pass fallback, pass 1: the provisional center. */
+static inline float row_center(const float *x, size_t n, float shift)
 {
     const float32x4_t k = vdupq_n_f32(shift);
     /* Four accumulators hide the latency of the dependent adds. */
@@ -97,8 +98,13 @@ void sn_row_moments_f32_neon(const float *x, size_t n, float shift, sn_moments *
     for (; i < n; i++)
         tail += x[i] - shift;
     float sum = vaddvq_f32(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3))) + tail;
-    float center = (float)((double)sum / (double)n);
+    return (float)((double)sum / (double)n);
+}
 
+/* Two-pass fallback, pass 2 (again with scaled deviations when the squares
+ * underflowed) and the corrected moments. */
+static inline sn_moments row_finish(const float *x, size_t n, float shift, float center)
+{
     double sum_dev, sum_sq;
     row_sums(x, n, shift, center, 1.0f, &sum_dev, &sum_sq);
     if (sum_sq * SN_PASS2_RESCALE < (double)n) {
@@ -106,7 +112,56 @@ void sn_row_moments_f32_neon(const float *x, size_t n, float shift, sn_moments *
         sum_dev /= SN_PASS2_RESCALE;
         sum_sq /= (double)SN_PASS2_RESCALE * SN_PASS2_RESCALE;
     }
-    *out = sn_moments_from_sums((double)n, center, sum_dev, sum_sq);
+    return sn_moments_from_sums((double)n, center, sum_dev, sum_sq);
+}
+
+/* d = x - K in float, widened: its 4 lanes added to s1[0..1] and their
+ * squares to s2[0..1] (exact products, double accumulation). */
+static inline void add_power(float32x4_t d, float64x2_t *s1, float64x2_t *s2)
+{
+    float64x2_t lo = vcvt_f64_f32(vget_low_f32(d)), hi = vcvt_high_f64_f32(d);
+    s1[0] = vaddq_f64(s1[0], lo);
+    s1[1] = vaddq_f64(s1[1], hi);
+    s2[0] = vfmaq_f64(s2[0], lo, lo);
+    s2[1] = vfmaq_f64(s2[1], hi, hi);
+}
+
+/* The one pass over memory (sn_moments_from_power_sums): four vectors (a
+ * 64-byte line) a step, alternating between two sets of accumulators,
+ * prefetching `ahead`; the last n % 4 elements in double directly. */
+static inline void row_power_sums(const float *x, size_t n, float shift, const float *ahead,
+                                  double *sum1, double *sum2)
+{
+    const float32x4_t k = vdupq_n_f32(shift);
+    float64x2_t s1[4], s2[4];
+    for (int u = 0; u < 4; u++)
+        s1[u] = s2[u] = vdupq_n_f64(0.0);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        if (ahead)
+            __builtin_prefetch(ahead + i);
+        for (int v = 0; v < 4; v++)
+            add_power(vsubq_f32(vld1q_f32(x + i + 4 * v), k), s1 + 2 * (v % 2), s2 + 2 * (v % 2));
+    }
+    for (; i + 4 <= n; i += 4)
+        add_power(vsubq_f32(vld1q_f32(x + i), k), s1, s2);
+    double t1 = 0.0, t2 = 0.0;
+    for (; i < n; i++) {
+        double d = (double)(x[i] - shift);
+        t1 += d;
+        t2 += d * d;
+    }
+    *sum1 = vaddvq_f64(vaddq_f64(vaddq_f64(s1[0], s1[1]), vaddq_f64(s1[2], s1[3]))) + t1;
+    *sum2 = vaddvq_f64(vaddq_f64(vaddq_f64(s2[0], s2[1]), vaddq_f64(s2[2], s2[3]))) + t2;
+}
+
+void sn_row_moments_f32_neon(const float *x, size_t n, float shift, const float *ahead,
+                             sn_moments *out)
+{
+    double s1, s2;
+    row_power_sums(x, n, shift, ahead, &s1, &s2);
+    if (!sn_moments_from_power_sums((double)n, s1, s2, out))
+        *out = row_finish(x, n, shift, row_center(x, n, shift));
 }
 
 /* Provisional centers of four columns: the float sum over rows, divided in

@@ -45,7 +45,8 @@ static void row_sums(const float *x, size_t n, float shift, float center, float 
     *sum_sq = sq_total + (double)q;
 }
 
-void sn_row_moments_f32_scalar(const float *x, size_t n, float shift, sn_moments *out)
+/* Two-pass fallback, pass 1: the provisional center. */
+static inline float row_center(const float *x, size_t n, float shift)
 {
     float acc[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
     size_t i = 0;
@@ -54,8 +55,13 @@ void sn_row_moments_f32_scalar(const float *x, size_t n, float shift, sn_moments
             acc[k] += x[i + k] - shift;
     for (; i < n; i++)
         acc[0] += x[i] - shift;
-    float center = (float)((double)((acc[0] + acc[1]) + (acc[2] + acc[3])) / (double)n);
+    return (float)((double)((acc[0] + acc[1]) + (acc[2] + acc[3])) / (double)n);
+}
 
+/* Two-pass fallback, pass 2 (again with scaled deviations when the squares
+ * underflowed) and the corrected moments. */
+static inline sn_moments row_finish(const float *x, size_t n, float shift, float center)
+{
     double sum_dev, sum_sq;
     row_sums(x, n, shift, center, 1.0f, &sum_dev, &sum_sq);
     if (sum_sq * SN_PASS2_RESCALE < (double)n) {
@@ -63,7 +69,39 @@ void sn_row_moments_f32_scalar(const float *x, size_t n, float shift, sn_moments
         sum_dev /= SN_PASS2_RESCALE;
         sum_sq /= (double)SN_PASS2_RESCALE * SN_PASS2_RESCALE;
     }
-    *out = sn_moments_from_sums((double)n, center, sum_dev, sum_sq);
+    return sn_moments_from_sums((double)n, center, sum_dev, sum_sq);
+}
+
+/* The one pass (sn_moments_from_power_sums): d = x - K rounded to float, its
+ * sum and sum of squares in double, four accumulators of each. */
+static void row_power_sums(const float *x, size_t n, float shift, double *sum1, double *sum2)
+{
+    double s1[4] = { 0.0, 0.0, 0.0, 0.0 }, s2[4] = { 0.0, 0.0, 0.0, 0.0 };
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int u = 0; u < 4; u++) {
+            double d = (double)(x[i + u] - shift);
+            s1[u] += d;
+            s2[u] += d * d;
+        }
+    for (; i < n; i++) {
+        double d = (double)(x[i] - shift);
+        s1[0] += d;
+        s2[0] += d * d;
+    }
+    *sum1 = (s1[0] + s1[1]) + (s1[2] + s1[3]);
+    *sum2 = (s2[0] + s2[1]) + (s2[2] + s2[3]);
+}
+
+/* ahead is ignored: the reference path stays plain C. */
+void sn_row_moments_f32_scalar(const float *x, size_t n, float shift, const float *ahead,
+                               sn_moments *out)
+{
+    (void)ahead;
+    double s1, s2;
+    row_power_sums(x, n, shift, &s1, &s2);
+    if (!sn_moments_from_power_sums((double)n, s1, s2, out))
+        *out = row_finish(x, n, shift, row_center(x, n, shift));
 }
 
 /* Pass 2 of one column, in float partials of SN_PASS2_TERMS rows. */

@@ -16,13 +16,14 @@ void sn_store_fence_scalar(void)
 {
 }
 
-/* stream is ignored: C has no portable streaming store, and this is the
- * reference the other kernels are checked against. */
+/* stream and ahead are ignored: C has no portable streaming store or
+ * prefetch, and this is the reference the other kernels are checked against. */
 void sn_row_normalize_f32_scalar(const float *x, float *y, size_t n, float shift, float mean,
                                  float rstd, const float *scale, const float *bias,
-                                 ptrdiff_t param_step, int stream)
+                                 ptrdiff_t param_step, int stream, const float *ahead)
 {
     (void)stream;
+    (void)ahead;
     for (size_t i = 0; i < n; i++)
         y[i] = affine(((x[i] - shift) - mean) * rstd, scale, bias, (ptrdiff_t)i * param_step);
 }
