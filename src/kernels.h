@@ -64,6 +64,15 @@ typedef void (*sn_row_normalize_f32_fn)(const float *x, float *y, size_t n, floa
 typedef void (*sn_col_moments_f32_fn)(const float *x, ptrdiff_t stride, size_t rows,
                                       size_t width, const float *shift, sn_moments *out);
 
+/* Adds to sum1[j] and sum2[j] the power sums about shift[j] of column j of a
+ * rows x width panel (row i starts at x + i * stride), any width: sum of d and
+ * of d^2, d = x - shift[j] rounded to float, in double (the one pass of
+ * sn_moments_from_power_sums). Rows are walked one after the other across
+ * the whole width, so memory is read in order. */
+typedef void (*sn_col_power_sums_f32_fn)(const float *x, ptrdiff_t stride, size_t rows,
+                                         size_t width, const float *shift, double *sum1,
+                                         double *sum2);
+
 /* Panel version of row_normalize: y[i][j] = ((x[i][j] - shift[j]) - mean[j]) * rstd[j],
  * then * scale[p] and + bias[p] when not NULL, p = i * param_row_step + j * param_col_step.
  * param_col_step is 0 or 1, param_row_step any value >= 0: (1, 0) a parameter per
@@ -85,6 +94,7 @@ typedef struct sn_kernels {
     sn_row_moments_f32_fn row_moments_f32;
     sn_row_normalize_f32_fn row_normalize_f32;
     sn_col_moments_f32_fn col_moments_f32;
+    sn_col_power_sums_f32_fn col_power_sums_f32;
     sn_col_normalize_f32_fn col_normalize_f32;
     sn_store_fence_fn store_fence;
 } sn_kernels;
@@ -98,6 +108,9 @@ typedef struct sn_kernels {
                                     const float *ahead);                                     \
     void sn_col_moments_f32_##isa(const float *x, ptrdiff_t stride, size_t rows,             \
                                   size_t width, const float *shift, sn_moments *out);        \
+    void sn_col_power_sums_f32_##isa(const float *x, ptrdiff_t stride, size_t rows,          \
+                                     size_t width, const float *shift, double *sum1,         \
+                                     double *sum2);                                          \
     void sn_col_normalize_f32_##isa(const float *x, ptrdiff_t x_stride, float *y,            \
                                     ptrdiff_t y_stride, size_t rows, size_t width,           \
                                     const float *shift, const float *mean,                   \
@@ -117,6 +130,7 @@ SN_DECLARE_KERNELS(neon)
         sn_row_moments_f32_##isa,                                                            \
         sn_row_normalize_f32_##isa,                                                          \
         sn_col_moments_f32_##isa,                                                            \
+        sn_col_power_sums_f32_##isa,                                                         \
         sn_col_normalize_f32_##isa,                                                          \
         sn_store_fence_##isa,                                                                \
     };

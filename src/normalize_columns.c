@@ -4,13 +4,14 @@
 
 /* A panel is one outer position with all the groups of the lane axis. Rows
  * (steps of the last reduced axis) are walked in order, each row across all
- * lanes in chunks of SN_COL_BLOCK_WIDTH, so memory is read row after row.
- * A unit is SN_COL_UNIT_ROWS rows of one run: its moments are merged from
- * blocks of SN_COL_BLOCK_ROWS rows, and units are merged in order. */
+ * lanes, so memory is read row after row. A unit is SN_COL_UNIT_ROWS rows of
+ * one run: its moments come from one pass (power sums), or for lanes where
+ * that cannot serve from the two-pass kernel over blocks of SN_COL_BLOCK_ROWS
+ * rows and SN_COL_BLOCK_WIDTH lanes; units are merged in order. */
 
 size_t sn_lanes_bytes(ptrdiff_t count)
 {
-    return (size_t)count * (4 * sizeof(float) + 2 * sizeof(sn_moments));
+    return (size_t)count * (4 * sizeof(float) + 2 * sizeof(sn_moments) + 2 * sizeof(double));
 }
 
 lanes sn_lanes_at(void *memory, ptrdiff_t count)
@@ -18,7 +19,8 @@ lanes sn_lanes_at(void *memory, ptrdiff_t count)
     lanes l;
     l.total = memory;
     l.unit = l.total + count;
-    l.shift_in = (float *)(l.unit + count);
+    l.sums = (double *)(l.unit + count);
+    l.shift_in = (float *)(l.sums + 2 * count);
     l.shift = l.shift_in + count;
     l.mean = l.shift + count;
     l.rstd = l.mean + count;
@@ -58,29 +60,51 @@ void sn_panel_shift(const sn_norm_job *job, const panel *pn, float *shift)
     }
 }
 
-/* Moments of unit u of a panel, one per lane, into out. */
+/* Moments of unit u of a panel, one per lane, into out: one pass over the
+ * unit's rows across every lane (sums: 2 doubles per lane of scratch), then
+ * for each chunk of lanes where one pass cannot serve a lane, the two-pass
+ * kernel over the unit's blocks of rows, merged in order. */
 static void panel_unit_moments(const run *rn, const panel *pn, ptrdiff_t u, const float *shift,
-                               sn_moments *out)
+                               sn_moments *out, double *sums)
 {
     const sn_plan *p = &rn->job->plan;
-    const sn_axis *rows_axis = run_axis(p);
+    const sn_kernels *kernels = rn->job->kernels;
+    const ptrdiff_t stride = run_axis(p)->x_stride, width = p->lane.dim;
     sn_offsets at;
     run_position(p, u / rn->blocks, &at);
     ptrdiff_t begin = (u % rn->blocks) * SN_COL_UNIT_ROWS;
     ptrdiff_t end = min_ptrdiff(valid_length(p, &pn->g, &at), begin + SN_COL_UNIT_ROWS);
-    sn_moments block[SN_COL_BLOCK_WIDTH];
-    for (ptrdiff_t j = 0; j < p->lane.dim; j++)
+    for (ptrdiff_t j = 0; j < width; j++)
         out[j] = sn_moments_empty();
-    for (ptrdiff_t i = begin; i < end; i += SN_COL_BLOCK_ROWS) {
-        const float *x = pn->x + at.x + i * rows_axis->x_stride;
-        size_t rows = (size_t)min_ptrdiff(SN_COL_BLOCK_ROWS, end - i);
-        for (ptrdiff_t c = 0; c < p->lane.dim; c += SN_COL_BLOCK_WIDTH) {
-            size_t width = (size_t)min_ptrdiff(SN_COL_BLOCK_WIDTH, p->lane.dim - c);
-            rn->job->kernels->col_moments_f32(x + c, rows_axis->x_stride, rows, width, shift + c,
-                                              block);
-            for (size_t j = 0; j < width; j++)
-                sn_moments_merge(&out[c + (ptrdiff_t)j], &block[j]);
+    if (end <= begin)
+        return;
+    const float *x = pn->x + at.x;
+    double *sum1 = sums, *sum2 = sums + width, count = (double)(end - begin);
+    memset(sums, 0, 2 * (size_t)width * sizeof *sums);
+    kernels->col_power_sums_f32(x + begin * stride, stride, (size_t)(end - begin), (size_t)width,
+                                shift, sum1, sum2);
+    for (ptrdiff_t c = 0; c < width; c += SN_COL_BLOCK_WIDTH) {
+        size_t chunk = (size_t)min_ptrdiff(SN_COL_BLOCK_WIDTH, width - c);
+        int fallback[SN_COL_BLOCK_WIDTH], any = 0;
+        for (size_t j = 0; j < chunk; j++) {
+            ptrdiff_t lane = c + (ptrdiff_t)j;
+            fallback[j] = !sn_moments_from_power_sums(count, sum1[lane], sum2[lane], &out[lane]);
+            any |= fallback[j];
         }
+        if (!any)
+            continue;
+        sn_moments total[SN_COL_BLOCK_WIDTH], block[SN_COL_BLOCK_WIDTH];
+        for (size_t j = 0; j < chunk; j++)
+            total[j] = sn_moments_empty();
+        for (ptrdiff_t i = begin; i < end; i += SN_COL_BLOCK_ROWS) {
+            size_t rows = (size_t)min_ptrdiff(SN_COL_BLOCK_ROWS, end - i);
+            kernels->col_moments_f32(x + i * stride + c, stride, rows, chunk, shift + c, block);
+            for (size_t j = 0; j < chunk; j++)
+                sn_moments_merge(&total[j], &block[j]);
+        }
+        for (size_t j = 0; j < chunk; j++)
+            if (fallback[j])
+                out[c + (ptrdiff_t)j] = total[j];
     }
 }
 
@@ -149,7 +173,7 @@ void sn_columns_task(void *context, ptrdiff_t index, int thread)
     if (rn->mode != MODE_APPLY) {
         sn_panel_shift(rn->job, &pn, l.shift_in);
         for (ptrdiff_t u = 0; u < rn->units; u++) {
-            panel_unit_moments(rn, &pn, u, l.shift_in, l.unit);
+            panel_unit_moments(rn, &pn, u, l.shift_in, l.unit, l.sums);
             for (ptrdiff_t j = 0; j < p->lane.dim; j++)
                 sn_moments_merge(&l.total[j], &l.unit[j]);
         }
@@ -163,13 +187,13 @@ void sn_columns_task(void *context, ptrdiff_t index, int thread)
 /* Split panels: fewer panels than threads; as for rows, by units. */
 void sn_columns_split_moments_task(void *context, ptrdiff_t item, int thread)
 {
-    (void)thread;
     run *rn = context;
     ptrdiff_t lanes_count = rn->job->plan.lane.dim, index, u;
     sn_split_item(rn, rn->job->plan.outer_count, item, &index, &u);
     panel pn = sn_panel_at(rn->job, index);
+    lanes l = sn_lanes_at(rn->scratch + (size_t)thread * sn_lanes_bytes(lanes_count), lanes_count);
     panel_unit_moments(rn, &pn, u, rn->shifts + index * lanes_count,
-                       rn->partial + (index * rn->units + u) * lanes_count);
+                       rn->partial + (index * rn->units + u) * lanes_count, l.sums);
 }
 
 void sn_columns_split_normalize_task(void *context, ptrdiff_t item, int thread)

@@ -125,25 +125,48 @@ static void column_sums(const float *x, ptrdiff_t stride, size_t rows, float shi
     *sum_sq = sq_total;
 }
 
+/* Two-pass moments of one column. */
+static sn_moments column_two_pass(const float *x, ptrdiff_t stride, size_t rows, float shift)
+{
+    float sum = 0.0f;
+    for (size_t i = 0; i < rows; i++)
+        sum += x[(ptrdiff_t)i * stride] - shift;
+    float center = (float)((double)sum / (double)rows);
+    double sum_dev, sum_sq;
+    column_sums(x, stride, rows, shift, center, 1.0f, &sum_dev, &sum_sq);
+    if (sum_sq * SN_PASS2_RESCALE < (double)rows) {
+        column_sums(x, stride, rows, shift, center, SN_PASS2_RESCALE, &sum_dev, &sum_sq);
+        sum_dev /= SN_PASS2_RESCALE;
+        sum_sq /= (double)SN_PASS2_RESCALE * SN_PASS2_RESCALE;
+    }
+    return sn_moments_from_sums((double)rows, center, sum_dev, sum_sq);
+}
+
+/* Each column in one pass (sn_moments_from_power_sums), or two. */
 void sn_col_moments_f32_scalar(const float *x, ptrdiff_t stride, size_t rows, size_t width,
                                const float *shift, sn_moments *out)
 {
-    float center[SN_COL_BLOCK_WIDTH];
     for (size_t j = 0; j < width; j++) {
-        float sum = 0.0f;
-        for (size_t i = 0; i < rows; i++)
-            sum += x[(ptrdiff_t)i * stride + j] - shift[j];
-        center[j] = (float)((double)sum / (double)rows);
-    }
-    for (size_t j = 0; j < width; j++) {
-        double sum_dev, sum_sq;
-        column_sums(x + j, stride, rows, shift[j], center[j], 1.0f, &sum_dev, &sum_sq);
-        if (sum_sq * SN_PASS2_RESCALE < (double)rows) {
-            column_sums(x + j, stride, rows, shift[j], center[j], SN_PASS2_RESCALE, &sum_dev,
-                        &sum_sq);
-            sum_dev /= SN_PASS2_RESCALE;
-            sum_sq /= (double)SN_PASS2_RESCALE * SN_PASS2_RESCALE;
+        double s1 = 0.0, s2 = 0.0;
+        for (size_t i = 0; i < rows; i++) {
+            double d = (double)(x[(ptrdiff_t)i * stride + j] - shift[j]);
+            s1 += d;
+            s2 += d * d;
         }
-        out[j] = sn_moments_from_sums((double)rows, center[j], sum_dev, sum_sq);
+        if (!sn_moments_from_power_sums((double)rows, s1, s2, &out[j]))
+            out[j] = column_two_pass(x + j, stride, rows, shift[j]);
+    }
+}
+
+void sn_col_power_sums_f32_scalar(const float *x, ptrdiff_t stride, size_t rows, size_t width,
+                                  const float *shift, double *sum1, double *sum2)
+{
+    for (size_t i = 0; i < rows; i++) {
+        const float *row = x + (ptrdiff_t)i * stride;
+        for (size_t j = 0; j < width; j++) {
+            double d = (double)(row[j] - shift[j]);
+            sum1[j] += d;
+            sum2[j] += d * d;
+        }
     }
 }
