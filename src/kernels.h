@@ -77,13 +77,14 @@ typedef void (*sn_col_power_sums_f32_fn)(const float *x, ptrdiff_t stride, size_
  * then * scale[p] and + bias[p] when not NULL, p = i * param_row_step + j * param_col_step.
  * param_col_step is 0 or 1, param_row_step any value >= 0: (1, 0) a parameter per
  * row, broadcast across the lanes; (0, 1) one per column (vector loads); (0, 0) one
- * for the whole panel; (F, 1) a 2-D table whose rows are F apart. y may equal x. */
+ * for the whole panel; (F, 1) a 2-D table whose rows are F apart. y may equal x.
+ * stream as for row_normalize (the caller fences). */
 typedef void (*sn_col_normalize_f32_fn)(const float *x, ptrdiff_t x_stride, float *y,
                                         ptrdiff_t y_stride, size_t rows, size_t width,
                                         const float *shift, const float *mean,
                                         const float *rstd, const float *scale,
                                         const float *bias, ptrdiff_t param_row_step,
-                                        ptrdiff_t param_col_step);
+                                        ptrdiff_t param_col_step, int stream);
 
 /* Orders the calling thread's streamed stores (row_normalize's stream) before
  * its later stores and before any other thread reads them; a no-op for
@@ -116,7 +117,7 @@ typedef struct sn_kernels {
                                     const float *shift, const float *mean,                   \
                                     const float *rstd, const float *scale,                   \
                                     const float *bias, ptrdiff_t param_row_step,             \
-                                    ptrdiff_t param_col_step);                               \
+                                    ptrdiff_t param_col_step, int stream);                   \
     void sn_store_fence_##isa(void);                                                         \
     extern const sn_kernels sn_kernels_##isa;
 

@@ -8,7 +8,7 @@
 #include "engine.h"
 
 /* Outputs larger than this are written with streaming (non-temporal) stores
- * on the ROWS path: y cannot stay in the last-level cache for a later reader
+ * (ROWS and COLUMNS paths): y cannot stay in the last-level cache for a later reader
  * anyway, and a plain store first reads every y line from DRAM (read for
  * ownership), 3 transfers per element instead of 2. Below it y may still be
  * in cache when the caller reads it, which streaming would forfeit. A
@@ -242,7 +242,7 @@ static sn_status execute(run *rn)
         threads = (int)owners;
     rn->x_end = prefetch_end(rn);
     /* Every element of y is written once: groups * reduce_count of them. */
-    rn->stream = p->path == SN_PATH_ROWS && rn->mode != MODE_STATS &&
+    rn->stream = p->path != SN_PATH_GATHER && rn->mode != MODE_STATS &&
                  (double)p->groups * (double)p->reduce_count * sizeof(float) > SN_STREAM_MIN_BYTES;
 
     /* Per-thread scratch: a panel's lane arrays, or a strided run's copies. */

@@ -130,7 +130,7 @@ static void panel_normalize_part(const run *rn, const panel *pn, ptrdiff_t r, pt
             y + begin * rows_axis->y_stride, rows_axis->y_stride, (size_t)(stop - begin),
             (size_t)p->lane.dim, l->shift, l->mean, l->rstd,
             job->scale ? job->scale + param : NULL, job->bias ? job->bias + param : NULL,
-            rows_axis->param_stride, p->lane.param_stride);
+            rows_axis->param_stride, p->lane.param_stride, rn->stream);
     }
     for (ptrdiff_t i = begin; i < end; i++) {
         ptrdiff_t from = i < stop ? lanes_kept : 0;

@@ -187,15 +187,21 @@ void sn_row_normalize_f32_avx2(const float *x, float *y, size_t n, float shift, 
  * lanes from srow and brow (per_lane) or the broadcast s and b. */
 SN_INLINE void col_row(const float *x, float *y, size_t width, const float *shift,
                        const float *mean, const float *rstd, const float *srow,
-                       const float *brow, __m256 s, __m256 b, int kind, int per_lane)
+                       const float *brow, __m256 s, __m256 b, int kind, int per_lane,
+                       int stream)
 {
+    /* Streaming stores need 32-byte alignment: rows that lack it store plainly. */
+    const int streamed = stream && (uintptr_t)y % 32 == 0;
     size_t j = 0;
     for (; j + 8 <= width; j += 8) {
         __m256 t = standardize(_mm256_loadu_ps(x + j), _mm256_loadu_ps(shift + j),
                                _mm256_loadu_ps(mean + j), _mm256_loadu_ps(rstd + j));
-        _mm256_storeu_ps(y + j,
-                         affine(t, param8(srow, j, s, kind, AFFINE_SCALE, per_lane),
-                                param8(brow, j, b, kind, AFFINE_BIAS, per_lane), kind));
+        __m256 v = affine(t, param8(srow, j, s, kind, AFFINE_SCALE, per_lane),
+                          param8(brow, j, b, kind, AFFINE_BIAS, per_lane), kind);
+        if (streamed)
+            _mm256_stream_ps(y + j, v);
+        else
+            _mm256_storeu_ps(y + j, v);
     }
     if (j < width) {
         const __m256i tail = lane_mask(width - j);
@@ -212,7 +218,7 @@ SN_INLINE void col_row(const float *x, float *y, size_t width, const float *shif
 SN_INLINE void col_normalize(const float *x, ptrdiff_t x_stride, float *y, ptrdiff_t y_stride,
                              size_t rows, size_t width, const float *shift, const float *mean,
                              const float *rstd, const float *scale, const float *bias,
-                             ptrdiff_t row_step, int kind, int per_lane)
+                             ptrdiff_t row_step, int kind, int per_lane, int stream)
 {
     const __m256 none = _mm256_setzero_ps();
     /* The offsets advance by addition: no multiplies in the row loop. */
@@ -222,7 +228,8 @@ SN_INLINE void col_normalize(const float *x, ptrdiff_t x_stride, float *y, ptrdi
         const float *brow = kind & AFFINE_BIAS ? bias + p : NULL;
         __m256 s = !per_lane && kind & AFFINE_SCALE ? _mm256_broadcast_ss(srow) : none;
         __m256 b = !per_lane && kind & AFFINE_BIAS ? _mm256_broadcast_ss(brow) : none;
-        col_row(x + xo, y + yo, width, shift, mean, rstd, srow, brow, s, b, kind, per_lane);
+        col_row(x + xo, y + yo, width, shift, mean, rstd, srow, brow, s, b, kind, per_lane,
+                stream);
     }
 }
 
@@ -230,20 +237,20 @@ SN_INLINE void col_normalize(const float *x, ptrdiff_t x_stride, float *y, ptrdi
 SN_INLINE void col_affine(const float *x, ptrdiff_t x_stride, float *y, ptrdiff_t y_stride,
                           size_t rows, size_t width, const float *shift, const float *mean,
                           const float *rstd, const float *scale, const float *bias,
-                          ptrdiff_t row_step, int per_lane)
+                          ptrdiff_t row_step, int per_lane, int stream)
 {
     if (scale && bias)
         col_normalize(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, scale, bias,
-                      row_step, AFFINE_BOTH, per_lane);
+                      row_step, AFFINE_BOTH, per_lane, stream);
     else if (scale)
         col_normalize(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, scale, NULL,
-                      row_step, AFFINE_SCALE, per_lane);
+                      row_step, AFFINE_SCALE, per_lane, stream);
     else if (bias)
         col_normalize(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, NULL, bias,
-                      row_step, AFFINE_BIAS, per_lane);
+                      row_step, AFFINE_BIAS, per_lane, stream);
     else
         col_normalize(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, NULL, NULL,
-                      row_step, AFFINE_NONE, per_lane);
+                      row_step, AFFINE_NONE, per_lane, stream);
 }
 
 /* As for the rows: one function per parameter layout. */
@@ -252,10 +259,10 @@ static __attribute__((noinline)) void col_per_lane(const float *x, ptrdiff_t x_s
                                                    size_t width, const float *shift,
                                                    const float *mean, const float *rstd,
                                                    const float *scale, const float *bias,
-                                                   ptrdiff_t row_step)
+                                                   ptrdiff_t row_step, int stream)
 {
     col_affine(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, scale, bias, row_step,
-               1);
+                1, stream);
 }
 
 static __attribute__((noinline)) void col_broadcast(const float *x, ptrdiff_t x_stride,
@@ -263,22 +270,22 @@ static __attribute__((noinline)) void col_broadcast(const float *x, ptrdiff_t x_
                                                     size_t width, const float *shift,
                                                     const float *mean, const float *rstd,
                                                     const float *scale, const float *bias,
-                                                    ptrdiff_t row_step)
+                                                    ptrdiff_t row_step, int stream)
 {
     if (width > 0) /* no parameter is read for an empty panel */
         col_affine(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, scale, bias,
-                   row_step, 0);
+                   row_step, 0, stream);
 }
 
 void sn_col_normalize_f32_avx2(const float *x, ptrdiff_t x_stride, float *y, ptrdiff_t y_stride,
                                size_t rows, size_t width, const float *shift, const float *mean,
                                const float *rstd, const float *scale, const float *bias,
-                               ptrdiff_t param_row_step, ptrdiff_t param_col_step)
+                               ptrdiff_t param_row_step, ptrdiff_t param_col_step, int stream)
 {
     if (param_col_step)
         col_per_lane(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, scale, bias,
-                     param_row_step);
+                     param_row_step, stream);
     else
         col_broadcast(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, scale, bias,
-                      param_row_step);
+                      param_row_step, stream);
 }

@@ -199,7 +199,8 @@ SN_INLINE void col16(const float *x, float *y, size_t j, __mmask16 mask, const f
 
 SN_INLINE void col_row(const float *x, float *y, size_t width, const float *shift,
                        const float *mean, const float *rstd, const float *srow,
-                       const float *brow, __m512 s, __m512 b, int kind, int per_lane)
+                       const float *brow, __m512 s, __m512 b, int kind, int per_lane,
+                       int stream)
 {
     /* A masked head first, so that the full-vector stores below are 64-byte
      * aligned: an unaligned 64-byte store splits across two cache lines. */
@@ -213,7 +214,11 @@ SN_INLINE void col_row(const float *x, float *y, size_t width, const float *shif
                                _mm512_loadu_ps(mean + j), _mm512_loadu_ps(rstd + j));
         __m512 sv = kind & AFFINE_SCALE && per_lane ? _mm512_loadu_ps(srow + j) : s;
         __m512 bv = kind & AFFINE_BIAS && per_lane ? _mm512_loadu_ps(brow + j) : b;
-        _mm512_storeu_ps(y + j, affine(t, sv, bv, kind));
+        /* Aligned by the head: a streaming store may serve. */
+        if (stream)
+            _mm512_stream_ps(y + j, affine(t, sv, bv, kind));
+        else
+            _mm512_storeu_ps(y + j, affine(t, sv, bv, kind));
     }
     if (j < width)
         col16(x, y, j, lane_mask(width - j), shift, mean, rstd, srow, brow, s, b, kind, per_lane);
@@ -222,7 +227,7 @@ SN_INLINE void col_row(const float *x, float *y, size_t width, const float *shif
 SN_INLINE void col_normalize(const float *x, ptrdiff_t x_stride, float *y, ptrdiff_t y_stride,
                              size_t rows, size_t width, const float *shift, const float *mean,
                              const float *rstd, const float *scale, const float *bias,
-                             ptrdiff_t row_step, int kind, int per_lane)
+                             ptrdiff_t row_step, int kind, int per_lane, int stream)
 {
     const __m512 none = _mm512_setzero_ps();
     /* The offsets advance by addition: no multiplies in the row loop. */
@@ -232,7 +237,8 @@ SN_INLINE void col_normalize(const float *x, ptrdiff_t x_stride, float *y, ptrdi
         const float *brow = kind & AFFINE_BIAS ? bias + p : NULL;
         __m512 s = !per_lane && kind & AFFINE_SCALE ? _mm512_set1_ps(*srow) : none;
         __m512 b = !per_lane && kind & AFFINE_BIAS ? _mm512_set1_ps(*brow) : none;
-        col_row(x + xo, y + yo, width, shift, mean, rstd, srow, brow, s, b, kind, per_lane);
+        col_row(x + xo, y + yo, width, shift, mean, rstd, srow, brow, s, b, kind, per_lane,
+                stream);
     }
 }
 
@@ -240,20 +246,20 @@ SN_INLINE void col_normalize(const float *x, ptrdiff_t x_stride, float *y, ptrdi
 SN_INLINE void col_affine(const float *x, ptrdiff_t x_stride, float *y, ptrdiff_t y_stride,
                           size_t rows, size_t width, const float *shift, const float *mean,
                           const float *rstd, const float *scale, const float *bias,
-                          ptrdiff_t row_step, int per_lane)
+                          ptrdiff_t row_step, int per_lane, int stream)
 {
     if (scale && bias)
         col_normalize(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, scale, bias,
-                      row_step, AFFINE_BOTH, per_lane);
+                      row_step, AFFINE_BOTH, per_lane, stream);
     else if (scale)
         col_normalize(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, scale, NULL,
-                      row_step, AFFINE_SCALE, per_lane);
+                      row_step, AFFINE_SCALE, per_lane, stream);
     else if (bias)
         col_normalize(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, NULL, bias,
-                      row_step, AFFINE_BIAS, per_lane);
+                      row_step, AFFINE_BIAS, per_lane, stream);
     else
         col_normalize(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, NULL, NULL,
-                      row_step, AFFINE_NONE, per_lane);
+                      row_step, AFFINE_NONE, per_lane, stream);
 }
 
 /* As for the rows: one function per parameter layout. */
@@ -262,10 +268,10 @@ static __attribute__((noinline)) void col_per_lane(const float *x, ptrdiff_t x_s
                                                    size_t width, const float *shift,
                                                    const float *mean, const float *rstd,
                                                    const float *scale, const float *bias,
-                                                   ptrdiff_t row_step)
+                                                   ptrdiff_t row_step, int stream)
 {
     col_affine(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, scale, bias, row_step,
-               1);
+                1, stream);
 }
 
 static __attribute__((noinline)) void col_broadcast(const float *x, ptrdiff_t x_stride,
@@ -273,23 +279,23 @@ static __attribute__((noinline)) void col_broadcast(const float *x, ptrdiff_t x_
                                                     size_t width, const float *shift,
                                                     const float *mean, const float *rstd,
                                                     const float *scale, const float *bias,
-                                                    ptrdiff_t row_step)
+                                                    ptrdiff_t row_step, int stream)
 {
     if (width > 0) /* no parameter is read for an empty panel */
         col_affine(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, scale, bias,
-                   row_step, 0);
+                   row_step, 0, stream);
 }
 
 void sn_col_normalize_f32_avx512(const float *x, ptrdiff_t x_stride, float *y,
                                  ptrdiff_t y_stride, size_t rows, size_t width,
                                  const float *shift, const float *mean, const float *rstd,
                                  const float *scale, const float *bias,
-                                 ptrdiff_t param_row_step, ptrdiff_t param_col_step)
+                                 ptrdiff_t param_row_step, ptrdiff_t param_col_step, int stream)
 {
     if (param_col_step)
         col_per_lane(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, scale, bias,
-                     param_row_step);
+                     param_row_step, stream);
     else
         col_broadcast(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, scale, bias,
-                      param_row_step);
+                      param_row_step, stream);
 }

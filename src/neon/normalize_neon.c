@@ -244,8 +244,9 @@ void sn_col_normalize_f32_neon(const float *x, ptrdiff_t x_stride, float *y,
                                ptrdiff_t y_stride, size_t rows, size_t width,
                                const float *shift, const float *mean, const float *rstd,
                                const float *scale, const float *bias, ptrdiff_t param_row_step,
-                               ptrdiff_t param_col_step)
+                               ptrdiff_t param_col_step, int stream)
 {
+    (void)stream; /* as in row_normalize */
     if (param_col_step)
         col_per_lane(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, scale, bias,
                      param_row_step);

@@ -32,8 +32,9 @@ void sn_col_normalize_f32_scalar(const float *x, ptrdiff_t x_stride, float *y,
                                  ptrdiff_t y_stride, size_t rows, size_t width,
                                  const float *shift, const float *mean, const float *rstd,
                                  const float *scale, const float *bias,
-                                 ptrdiff_t param_row_step, ptrdiff_t param_col_step)
+                                 ptrdiff_t param_row_step, ptrdiff_t param_col_step, int stream)
 {
+    (void)stream; /* as in row_normalize */
     for (size_t i = 0; i < rows; i++) {
         const float *xr = x + (ptrdiff_t)i * x_stride;
         float *yr = y + (ptrdiff_t)i * y_stride;
