@@ -7,7 +7,7 @@
 #include "dispatch.h"
 #include "engine.h"
 
-/* Outputs larger than this are written with streaming (non-temporal) stores
+/* Outputs this large or larger are written with streaming (non-temporal) stores
  * (ROWS and COLUMNS paths): y cannot stay in the last-level cache for a later reader
  * anyway, and a plain store first reads every y line from DRAM (read for
  * ownership), 3 transfers per element instead of 2. Below it y may still be
@@ -243,7 +243,7 @@ static sn_status execute(run *rn)
     rn->x_end = prefetch_end(rn);
     /* Every element of y is written once: groups * reduce_count of them. */
     rn->stream = p->path != SN_PATH_GATHER && rn->mode != MODE_STATS &&
-                 (double)p->groups * (double)p->reduce_count * sizeof(float) > SN_STREAM_MIN_BYTES;
+                 (double)p->groups * (double)p->reduce_count * sizeof(float) >= SN_STREAM_MIN_BYTES;
 
     /* Per-thread scratch: a panel's lane arrays, or a strided run's copies. */
     size_t per_thread = columns ? sn_lanes_bytes(p->lane.dim)
