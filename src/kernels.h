@@ -39,6 +39,59 @@
  * computation and the computation for the memory. Prefetches never fault and
  * change no value; a kernel may ignore `ahead` (scalar). */
 
+/* Row moments read a block once, two ways by length:
+ * - up to SN_ONE_PASS_MAX elements, power sums in double (see
+ *   sn_moments_from_power_sums): no chain of dependent passes, which on short
+ *   rows is most of the time;
+ * - longer, pass 2 of the two-pass algorithm (deviations from a provisional
+ *   center and their squares, float partials) over the whole block, with the
+ *   center from its first SN_CENTER_PREFIX elements: float throughput (the
+ *   conversions to double cost more than the latency on long blocks). That
+ *   center lies within a quarter standard deviation of the mean for any but
+ *   contrived data, and then the float partials round no worse than around the
+ *   exact mean (sn_center_serves).
+ * Either falls back to the full two-pass algorithm, on the block still in
+ * cache, where it cannot serve (an outlier first element, NaN or Inf). */
+#define SN_ONE_PASS_MAX 256
+#define SN_CENTER_PREFIX 128
+
+/* Whether pass 2's sums around a provisional center stand: n e^2 <= m2 / 16
+ * for the center's error e = sum_dev / n (so sum_sq exceeds the block's m2 by
+ * at most 1/16), finite (NaN and Inf go the full two-pass way, which defines
+ * their results), and no underflowing squares (else the rescaled pass). */
+static inline int sn_center_serves(double n, double sum_dev, double sum_sq)
+{
+    return sum_sq * SN_PASS2_RESCALE >= n && sum_sq <= 1.0e300 &&
+           17.0 * sum_dev * (sum_dev / n) <= sum_sq;
+}
+
+/* Defines sn_row_moments_f32_<isa> from the static functions of the ISA's
+ * moments file:
+ *   row_power_sums(x, n, shift, ahead, &s1, &s2)           one pass, in double
+ *   row_deviation_sums(x, n, shift, center, ahead, &d, &q) pass 2, scale 1
+ *   row_center(x, n, shift)                                pass 1: float center
+ *   row_finish(x, n, shift, center)                        pass 2 (rescued), moments */
+#define SN_DEFINE_ROW_MOMENTS(isa)                                                          \
+    void sn_row_moments_f32_##isa(const float *x, size_t n, float shift, const float *ahead, \
+                                  sn_moments *out)                                          \
+    {                                                                                       \
+        if (n <= SN_ONE_PASS_MAX) {                                                         \
+            double s1, s2;                                                                  \
+            row_power_sums(x, n, shift, ahead, &s1, &s2);                                   \
+            if (sn_moments_from_power_sums((double)n, s1, s2, out))                         \
+                return;                                                                     \
+        } else {                                                                            \
+            float center = row_center(x, SN_CENTER_PREFIX, shift);                          \
+            double sum_dev, sum_sq;                                                         \
+            row_deviation_sums(x, n, shift, center, ahead, &sum_dev, &sum_sq);              \
+            if (sn_center_serves((double)n, sum_dev, sum_sq)) {                             \
+                *out = sn_moments_from_sums((double)n, center, sum_dev, sum_sq);            \
+                return;                                                                     \
+            }                                                                               \
+        }                                                                                   \
+        *out = row_finish(x, n, shift, row_center(x, n, shift));                            \
+    }
+
 /* Moments of x[0..n) relative to `shift`, 0 < n <= SN_ROW_BLOCK. */
 typedef void (*sn_row_moments_f32_fn)(const float *x, size_t n, float shift,
                                       const float *ahead, sn_moments *out);

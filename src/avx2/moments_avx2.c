@@ -1,9 +1,13 @@
 /* AVX2 moments kernels: the scalar algorithm (moments_scalar.c) on 8 lanes.
- * Pass 1 sums x - K in float to find the provisional center; pass 2 sums the
+ * Rows follow the recipe of kernels.h (SN_DEFINE_ROW_MOMENTS): one pass of
+ * power sums in double for short blocks; for longer ones pass 2 around the
+ * center of a prefix; the full two-pass algorithm where those cannot serve.
+ * Pass 1 sums x - K in float for a provisional center; pass 2 sums the
  * deviations from it and their squares in float partials of at most
  * SN_PASS2_TERMS terms, added into double once per chunk, so the squares
  * neither overflow nor lose the digits the correction in
- * sn_moments_from_sums needs. */
+ * sn_moments_from_sums needs. Columns: one pass of power sums, the two-pass
+ * algorithm for lanes where it cannot serve. */
 #include <immintrin.h>
 
 #include "../kernels.h"
@@ -66,7 +70,7 @@ static inline __m256 sum4(const __m256 *v)
  * accumulators per kind over whole chunks of 32-element steps, then the last
  * n % 32 elements (up to 3 vectors and the masked tail) in a partial of their own. */
 SN_INLINE void row_sums(const float *x, size_t n, __m256 k, __m256 c, float scale,
-                        double *sum_dev, double *sum_sq)
+                        const float *ahead, double *sum_dev, double *sum_sq)
 {
     const __m256i tail = lane_mask(n % 8);
     const size_t body = n - n % 8, steps = n - n % 32;
@@ -78,9 +82,13 @@ SN_INLINE void row_sums(const float *x, size_t n, __m256 k, __m256 c, float scal
         __m256 d[4], q[4];
         for (int u = 0; u < 4; u++)
             d[u] = q[u] = _mm256_setzero_ps();
-        for (; i < end; i += 32)
+        for (; i < end; i += 32) {
+            if (ahead)
+                for (int u = 0; u < 2; u++)
+                    _mm_prefetch((const char *)(ahead + i + 16 * u), _MM_HINT_T0);
             for (int u = 0; u < 4; u++)
                 add_dev(deviation(_mm256_loadu_ps(x + i + 8 * u), k, c, s), d + u, q + u);
+        }
         dev_total = widen_add(sum4(d), dev_total);
         sq_total = widen_add(sum4(q), sq_total);
     }
@@ -94,7 +102,7 @@ SN_INLINE void row_sums(const float *x, size_t n, __m256 k, __m256 c, float scal
     *sum_sq = hsum_pd(widen_add(q, sq_total));
 }
 
-/* Two-pass fallback, pass 1: the provisional center. */
+/* Pass 1: the provisional center (of a prefix, or of the whole block). */
 SN_INLINE float row_center(const float *x, size_t n, float shift)
 {
     const __m256 k = _mm256_set1_ps(shift);
@@ -124,9 +132,9 @@ SN_INLINE sn_moments row_finish(const float *x, size_t n, float shift, float cen
 {
     const __m256 k = _mm256_set1_ps(shift), c = _mm256_set1_ps(center);
     double sum_dev, sum_sq;
-    row_sums(x, n, k, c, 1.0f, &sum_dev, &sum_sq);
+    row_sums(x, n, k, c, 1.0f, NULL, &sum_dev, &sum_sq);
     if (sum_sq * SN_PASS2_RESCALE < (double)n) {
-        row_sums(x, n, k, c, SN_PASS2_RESCALE, &sum_dev, &sum_sq);
+        row_sums(x, n, k, c, SN_PASS2_RESCALE, NULL, &sum_dev, &sum_sq);
         sum_dev /= SN_PASS2_RESCALE;
         sum_sq /= (double)SN_PASS2_RESCALE * SN_PASS2_RESCALE;
     }
@@ -173,14 +181,13 @@ SN_INLINE void row_power_sums(const float *x, size_t n, float shift, const float
     *sum2 = hsum_pd(_mm256_add_pd(_mm256_add_pd(s2[0], s2[1]), _mm256_add_pd(s2[2], s2[3])));
 }
 
-void sn_row_moments_f32_avx2(const float *x, size_t n, float shift, const float *ahead,
-                             sn_moments *out)
+SN_INLINE void row_deviation_sums(const float *x, size_t n, float shift, float center,
+                                  const float *ahead, double *sum_dev, double *sum_sq)
 {
-    double s1, s2;
-    row_power_sums(x, n, shift, ahead, &s1, &s2);
-    if (!sn_moments_from_power_sums((double)n, s1, s2, out))
-        *out = row_finish(x, n, shift, row_center(x, n, shift));
+    row_sums(x, n, _mm256_set1_ps(shift), _mm256_set1_ps(center), 1.0f, ahead, sum_dev, sum_sq);
 }
+
+SN_DEFINE_ROW_MOMENTS(avx2)
 
 /* Pass 2 of 8 columns, column j's deviations multiplied by scale[j]: row
  * pairs go to two accumulators per kind, SN_PASS2_TERMS pairs per chunk. */

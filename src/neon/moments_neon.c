@@ -1,9 +1,14 @@
 /* AArch64 Advanced SIMD moments kernels: the scalar reference algorithm
- * (moments_scalar.c) with vector lanes. Pass 1 sums x - K in float for a
- * provisional center; pass 2 sums the deviations from it and their squares in
- * float partials of at most SN_PASS2_TERMS terms, added into double once per
- * chunk, so a 4096-element block keeps its accuracy and cannot overflow the
- * sum of squares. */
+ * (moments_scalar.c) with vector lanes.
+ * Rows follow the recipe of kernels.h (SN_DEFINE_ROW_MOMENTS): one pass of
+ * power sums in double for short blocks; for longer ones pass 2 around the
+ * center of a prefix; the full two-pass algorithm where those cannot serve.
+ * Pass 1 sums x - K in float for a provisional center; pass 2 sums the
+ * deviations from it and their squares in float partials of at most
+ * SN_PASS2_TERMS terms, added into double once per chunk, so the squares
+ * neither overflow nor lose the digits the correction in
+ * sn_moments_from_sums needs. Columns: one pass of power sums, the two-pass
+ * algorithm for lanes where it cannot serve. */
 #include <arm_neon.h>
 
 #include "../kernels.h"
@@ -45,7 +50,7 @@ static inline float32x4_t sum4(const float32x4_t *v)
  * accumulators per kind over whole chunks of 16-element steps, then up to 3
  * vectors in a partial of their own, then the last n % 4 elements in double. */
 SN_INLINE void row_sums(const float *x, size_t n, float shift, float center, float scale,
-                        double *sum_dev, double *sum_sq)
+                        const float *ahead, double *sum_dev, double *sum_sq)
 {
     const size_t body = n - n % 4, steps = n - n % 16;
     const float32x4_t k = vdupq_n_f32(shift), c = vdupq_n_f32(center), s = vdupq_n_f32(scale);
@@ -57,9 +62,12 @@ SN_INLINE void row_sums(const float *x, size_t n, float shift, float center, flo
         float32x4_t d[4], q[4];
         for (int u = 0; u < 4; u++)
             d[u] = q[u] = vdupq_n_f32(0.0f);
-        for (; i < end; i += 16)
+        for (; i < end; i += 16) {
+            if (ahead)
+                __builtin_prefetch(ahead + i);
             for (int u = 0; u < 4; u++)
                 add_dev(deviation(vld1q_f32(x + i + 4 * u), k, c, s), d + u, q + u);
+        }
         widen_add(sum4(d), dev_total);
         widen_add(sum4(q), sq_total);
     }
@@ -79,7 +87,7 @@ SN_INLINE void row_sums(const float *x, size_t n, float shift, float center, flo
     *sum_sq = sq_sum;
 }
 
-/* Two-pass fallback, pass 1: the provisional center. */
+/* Pass 1: the provisional center (of a prefix, or of the whole block). */
 static inline float row_center(const float *x, size_t n, float shift)
 {
     const float32x4_t k = vdupq_n_f32(shift);
@@ -106,9 +114,9 @@ static inline float row_center(const float *x, size_t n, float shift)
 static inline sn_moments row_finish(const float *x, size_t n, float shift, float center)
 {
     double sum_dev, sum_sq;
-    row_sums(x, n, shift, center, 1.0f, &sum_dev, &sum_sq);
+    row_sums(x, n, shift, center, 1.0f, NULL, &sum_dev, &sum_sq);
     if (sum_sq * SN_PASS2_RESCALE < (double)n) {
-        row_sums(x, n, shift, center, SN_PASS2_RESCALE, &sum_dev, &sum_sq);
+        row_sums(x, n, shift, center, SN_PASS2_RESCALE, NULL, &sum_dev, &sum_sq);
         sum_dev /= SN_PASS2_RESCALE;
         sum_sq /= (double)SN_PASS2_RESCALE * SN_PASS2_RESCALE;
     }
@@ -155,14 +163,13 @@ static inline void row_power_sums(const float *x, size_t n, float shift, const f
     *sum2 = vaddvq_f64(vaddq_f64(vaddq_f64(s2[0], s2[1]), vaddq_f64(s2[2], s2[3]))) + t2;
 }
 
-void sn_row_moments_f32_neon(const float *x, size_t n, float shift, const float *ahead,
-                             sn_moments *out)
+static inline void row_deviation_sums(const float *x, size_t n, float shift, float center,
+                                      const float *ahead, double *sum_dev, double *sum_sq)
 {
-    double s1, s2;
-    row_power_sums(x, n, shift, ahead, &s1, &s2);
-    if (!sn_moments_from_power_sums((double)n, s1, s2, out))
-        *out = row_finish(x, n, shift, row_center(x, n, shift));
+    row_sums(x, n, shift, center, 1.0f, ahead, sum_dev, sum_sq);
 }
+
+SN_DEFINE_ROW_MOMENTS(neon)
 
 /* Provisional centers of four columns: the float sum over rows, divided in
  * double and rounded once to float, as the scalar kernel does. */

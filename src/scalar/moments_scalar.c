@@ -1,8 +1,13 @@
 /* Portable moments kernels: the reference algorithm every ISA follows.
- * Pass 1 finds a provisional center (float sum of x - K). Pass 2 sums the
+ * Rows follow the recipe of kernels.h (SN_DEFINE_ROW_MOMENTS): one pass of
+ * power sums in double for short blocks; for longer ones pass 2 around the
+ * center of a prefix; the full two-pass algorithm where those cannot serve.
+ * Pass 1 sums x - K in float for a provisional center; pass 2 sums the
  * deviations from it and their squares in float partials of at most
- * SN_PASS2_TERMS terms, added into double once per chunk (see kernels.h and
- * sn_moments_from_sums). */
+ * SN_PASS2_TERMS terms, added into double once per chunk, so the squares
+ * neither overflow nor lose the digits the correction in
+ * sn_moments_from_sums needs. Columns: one pass of power sums, the two-pass
+ * algorithm for lanes where it cannot serve. */
 #include "../kernels.h"
 
 /* Row pass 2: four accumulators per kind, SN_PASS2_TERMS terms each per chunk. */
@@ -45,15 +50,15 @@ static void row_sums(const float *x, size_t n, float shift, float center, float 
     *sum_sq = sq_total + (double)q;
 }
 
-/* Two-pass fallback, pass 1: the provisional center. */
+/* Pass 1: the provisional center (of a prefix, or of the whole block). */
 static inline float row_center(const float *x, size_t n, float shift)
 {
     float acc[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4)
+    const size_t steps = n - n % 4;
+    for (size_t i = 0; i < steps; i += 4)
         for (int k = 0; k < 4; k++)
             acc[k] += x[i + k] - shift;
-    for (; i < n; i++)
+    for (size_t i = steps; i < n; i++)
         acc[0] += x[i] - shift;
     return (float)((double)((acc[0] + acc[1]) + (acc[2] + acc[3])) / (double)n);
 }
@@ -74,8 +79,10 @@ static inline sn_moments row_finish(const float *x, size_t n, float shift, float
 
 /* The one pass (sn_moments_from_power_sums): d = x - K rounded to float, its
  * sum and sum of squares in double, four accumulators of each. */
-static void row_power_sums(const float *x, size_t n, float shift, double *sum1, double *sum2)
+static void row_power_sums(const float *x, size_t n, float shift, const float *ahead,
+                           double *sum1, double *sum2)
 {
+    (void)ahead;
     double s1[4] = { 0.0, 0.0, 0.0, 0.0 }, s2[4] = { 0.0, 0.0, 0.0, 0.0 };
     size_t i = 0;
     for (; i + 4 <= n; i += 4)
@@ -93,16 +100,15 @@ static void row_power_sums(const float *x, size_t n, float shift, double *sum1, 
     *sum2 = (s2[0] + s2[1]) + (s2[2] + s2[3]);
 }
 
-/* ahead is ignored: the reference path stays plain C. */
-void sn_row_moments_f32_scalar(const float *x, size_t n, float shift, const float *ahead,
-                               sn_moments *out)
+/* Pass 2 for the recipe in kernels.h. */
+static inline void row_deviation_sums(const float *x, size_t n, float shift, float center,
+                                      const float *ahead, double *sum_dev, double *sum_sq)
 {
-    (void)ahead;
-    double s1, s2;
-    row_power_sums(x, n, shift, &s1, &s2);
-    if (!sn_moments_from_power_sums((double)n, s1, s2, out))
-        *out = row_finish(x, n, shift, row_center(x, n, shift));
+    (void)ahead; /* the reference path stays plain C: no prefetch */
+    row_sums(x, n, shift, center, 1.0f, sum_dev, sum_sq);
 }
+
+SN_DEFINE_ROW_MOMENTS(scalar)
 
 /* Pass 2 of one column, in float partials of SN_PASS2_TERMS rows. */
 static void column_sums(const float *x, ptrdiff_t stride, size_t rows, float shift,
