@@ -46,7 +46,8 @@ typedef struct panel {
 typedef struct lanes {
     float *shift_in, *shift, *mean, *rstd;
     sn_moments *total, *unit;
-    double *sums;  /* 2 per lane: a unit's power sums */
+    double *sums;  /* 2 per lane: a unit's pass 2 sums */
+    float *center; /* a unit's provisional centers */
 } lanes;
 
 static inline ptrdiff_t min_ptrdiff(ptrdiff_t a, ptrdiff_t b)

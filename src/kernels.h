@@ -47,22 +47,24 @@
  *   center and their squares, float partials) over the whole block, with the
  *   center from its first SN_CENTER_PREFIX elements: float throughput (the
  *   conversions to double cost more than the latency on long blocks). That
- *   center lies within a quarter standard deviation of the mean for any but
- *   contrived data, and then the float partials round no worse than around the
- *   exact mean (sn_center_serves).
+ *   center lies within a standard deviation of the mean for any but contrived
+ *   data (its own error is about a tenth of one), and then the float partials
+ *   round at most twice as much as around the exact mean (sn_center_serves).
  * Either falls back to the full two-pass algorithm, on the block still in
  * cache, where it cannot serve (an outlier first element, NaN or Inf). */
 #define SN_ONE_PASS_MAX 256
 #define SN_CENTER_PREFIX 128
 
-/* Whether pass 2's sums around a provisional center stand: n e^2 <= m2 / 16
- * for the center's error e = sum_dev / n (so sum_sq exceeds the block's m2 by
- * at most 1/16), finite (NaN and Inf go the full two-pass way, which defines
- * their results), and no underflowing squares (else the rescaled pass). */
+/* Whether pass 2's sums around a provisional center stand: n e^2 <= m2 for the
+ * center's error e = sum_dev / n, i.e. the center lies within a standard
+ * deviation of the mean and sum_sq is at most twice the block's m2, so its
+ * float partials round at most twice as much, relative to m2, as around the
+ * exact mean; finite (NaN and Inf go the full two-pass way, which defines
+ * their results); and no underflowing squares (else the rescaled pass). */
 static inline int sn_center_serves(double n, double sum_dev, double sum_sq)
 {
     return sum_sq * SN_PASS2_RESCALE >= n && sum_sq <= 1.0e300 &&
-           17.0 * sum_dev * (sum_dev / n) <= sum_sq;
+           2.0 * sum_dev * (sum_dev / n) <= sum_sq;
 }
 
 /* Defines sn_row_moments_f32_<isa> from the static functions of the ISA's
@@ -117,14 +119,18 @@ typedef void (*sn_row_normalize_f32_fn)(const float *x, float *y, size_t n, floa
 typedef void (*sn_col_moments_f32_fn)(const float *x, ptrdiff_t stride, size_t rows,
                                       size_t width, const float *shift, sn_moments *out);
 
-/* Adds to sum1[j] and sum2[j] the power sums about shift[j] of column j of a
- * rows x width panel (row i starts at x + i * stride), any width: sum of d and
- * of d^2, d = x - shift[j] rounded to float, in double (the one pass of
- * sn_moments_from_power_sums). Rows are walked one after the other across
- * the whole width, so memory is read in order. */
-typedef void (*sn_col_power_sums_f32_fn)(const float *x, ptrdiff_t stride, size_t rows,
-                                         size_t width, const float *shift, double *sum1,
-                                         double *sum2);
+/* Pass 2 for columns, any width: adds to sum_dev[j] and sum_sq[j] the sums of
+ * the deviations ((x - shift[j]) - center[j]) of column j of a rows x width
+ * panel (row i starts at x + i * stride) and of their squares, in float
+ * partials of SN_COL_STREAM_ROWS rows folded into double. Rows are walked
+ * across the whole width, SN_COL_STREAM_ROWS rows at a time: as many
+ * sequential streams as the hardware prefetchers follow (16 measured slower
+ * than 8). The caller picks the centers and checks them (sn_center_serves). */
+#define SN_COL_STREAM_ROWS 8
+typedef void (*sn_col_deviation_sums_f32_fn)(const float *x, ptrdiff_t stride, size_t rows,
+                                             size_t width, const float *shift,
+                                             const float *center, double *sum_dev,
+                                             double *sum_sq);
 
 /* Panel version of row_normalize: y[i][j] = ((x[i][j] - shift[j]) - mean[j]) * rstd[j],
  * then * scale[p] and + bias[p] when not NULL, p = i * param_row_step + j * param_col_step.
@@ -148,7 +154,7 @@ typedef struct sn_kernels {
     sn_row_moments_f32_fn row_moments_f32;
     sn_row_normalize_f32_fn row_normalize_f32;
     sn_col_moments_f32_fn col_moments_f32;
-    sn_col_power_sums_f32_fn col_power_sums_f32;
+    sn_col_deviation_sums_f32_fn col_deviation_sums_f32;
     sn_col_normalize_f32_fn col_normalize_f32;
     sn_store_fence_fn store_fence;
 } sn_kernels;
@@ -162,9 +168,10 @@ typedef struct sn_kernels {
                                     const float *ahead);                                     \
     void sn_col_moments_f32_##isa(const float *x, ptrdiff_t stride, size_t rows,             \
                                   size_t width, const float *shift, sn_moments *out);        \
-    void sn_col_power_sums_f32_##isa(const float *x, ptrdiff_t stride, size_t rows,          \
-                                     size_t width, const float *shift, double *sum1,         \
-                                     double *sum2);                                          \
+    void sn_col_deviation_sums_f32_##isa(const float *x, ptrdiff_t stride, size_t rows,      \
+                                         size_t width, const float *shift,                   \
+                                         const float *center, double *sum_dev,               \
+                                         double *sum_sq);                                    \
     void sn_col_normalize_f32_##isa(const float *x, ptrdiff_t x_stride, float *y,            \
                                     ptrdiff_t y_stride, size_t rows, size_t width,           \
                                     const float *shift, const float *mean,                   \
@@ -184,7 +191,7 @@ SN_DECLARE_KERNELS(neon)
         sn_row_moments_f32_##isa,                                                            \
         sn_row_normalize_f32_##isa,                                                          \
         sn_col_moments_f32_##isa,                                                            \
-        sn_col_power_sums_f32_##isa,                                                         \
+        sn_col_deviation_sums_f32_##isa,                                                     \
         sn_col_normalize_f32_##isa,                                                          \
         sn_store_fence_##isa,                                                                \
     };

@@ -5,13 +5,14 @@
 /* A panel is one outer position with all the groups of the lane axis. Rows
  * (steps of the last reduced axis) are walked in order, each row across all
  * lanes, so memory is read row after row. A unit is SN_COL_UNIT_ROWS rows of
- * one run: its moments come from one pass (power sums), or for lanes where
- * that cannot serve from the two-pass kernel over blocks of SN_COL_BLOCK_ROWS
- * rows and SN_COL_BLOCK_WIDTH lanes; units are merged in order. */
+ * one run: its moments come from one pass 2 around centers from its first
+ * rows, or for lanes where that cannot serve from the two-pass kernel over
+ * blocks of SN_COL_BLOCK_ROWS rows and SN_COL_BLOCK_WIDTH lanes; units are
+ * merged in order. */
 
 size_t sn_lanes_bytes(ptrdiff_t count)
 {
-    return (size_t)count * (4 * sizeof(float) + 2 * sizeof(sn_moments) + 2 * sizeof(double));
+    return (size_t)count * (5 * sizeof(float) + 2 * sizeof(sn_moments) + 2 * sizeof(double));
 }
 
 lanes sn_lanes_at(void *memory, ptrdiff_t count)
@@ -24,6 +25,7 @@ lanes sn_lanes_at(void *memory, ptrdiff_t count)
     l.shift = l.shift_in + count;
     l.mean = l.shift + count;
     l.rstd = l.mean + count;
+    l.center = l.rstd + count;
     return l;
 }
 
@@ -60,12 +62,16 @@ void sn_panel_shift(const sn_norm_job *job, const panel *pn, float *shift)
     }
 }
 
-/* Moments of unit u of a panel, one per lane, into out: one pass over the
- * unit's rows across every lane (sums: 2 doubles per lane of scratch), then
- * for each chunk of lanes where one pass cannot serve a lane, the two-pass
- * kernel over the unit's blocks of rows, merged in order. */
+/* Rows of a unit whose mean gives its provisional centers. */
+#define SN_COL_CENTER_ROWS 16
+
+/* Moments of unit u of a panel, one per lane, into out: pass 2 over the
+ * unit's rows across every lane around the centers of its first rows (the
+ * recipe of long rows, kernels.h), and for each chunk of lanes where a center
+ * does not serve, the two-pass kernel over the unit's blocks of rows, merged
+ * in order. */
 static void panel_unit_moments(const run *rn, const panel *pn, ptrdiff_t u, const float *shift,
-                               sn_moments *out, double *sums)
+                               sn_moments *out, const lanes *l)
 {
     const sn_plan *p = &rn->job->plan;
     const sn_kernels *kernels = rn->job->kernels;
@@ -78,17 +84,33 @@ static void panel_unit_moments(const run *rn, const panel *pn, ptrdiff_t u, cons
         out[j] = sn_moments_empty();
     if (end <= begin)
         return;
-    const float *x = pn->x + at.x;
-    double *sum1 = sums, *sum2 = sums + width, count = (double)(end - begin);
-    memset(sums, 0, 2 * (size_t)width * sizeof *sums);
-    kernels->col_power_sums_f32(x + begin * stride, stride, (size_t)(end - begin), (size_t)width,
-                                shift, sum1, sum2);
+    const float *x = pn->x + at.x + begin * stride;
+    const size_t rows = (size_t)(end - begin);
+    double *sum_dev = l->sums, *sum_sq = l->sums + width;
+    int centered = rows > SN_COL_CENTER_ROWS;
+    if (centered) {
+        /* The centers: the first rows' mean deviations from the shifts, by
+         * the same kernel around centers 0 (rows in order, as the pass after). */
+        size_t bytes = 2 * (size_t)width * sizeof *l->sums;
+        memset(l->center, 0, (size_t)width * sizeof *l->center);
+        memset(l->sums, 0, bytes);
+        kernels->col_deviation_sums_f32(x, stride, SN_COL_CENTER_ROWS, (size_t)width, shift,
+                                        l->center, sum_dev, sum_sq);
+        for (ptrdiff_t j = 0; j < width; j++)
+            l->center[j] = (float)(sum_dev[j] / SN_COL_CENTER_ROWS);
+        memset(l->sums, 0, bytes);
+        kernels->col_deviation_sums_f32(x, stride, rows, (size_t)width, shift, l->center, sum_dev,
+                                        sum_sq);
+    }
     for (ptrdiff_t c = 0; c < width; c += SN_COL_BLOCK_WIDTH) {
         size_t chunk = (size_t)min_ptrdiff(SN_COL_BLOCK_WIDTH, width - c);
         int fallback[SN_COL_BLOCK_WIDTH], any = 0;
         for (size_t j = 0; j < chunk; j++) {
             ptrdiff_t lane = c + (ptrdiff_t)j;
-            fallback[j] = !sn_moments_from_power_sums(count, sum1[lane], sum2[lane], &out[lane]);
+            fallback[j] = !centered || !sn_center_serves((double)rows, sum_dev[lane], sum_sq[lane]);
+            if (!fallback[j])
+                out[lane] = sn_moments_from_sums((double)rows, l->center[lane], sum_dev[lane],
+                                                 sum_sq[lane]);
             any |= fallback[j];
         }
         if (!any)
@@ -96,9 +118,10 @@ static void panel_unit_moments(const run *rn, const panel *pn, ptrdiff_t u, cons
         sn_moments total[SN_COL_BLOCK_WIDTH], block[SN_COL_BLOCK_WIDTH];
         for (size_t j = 0; j < chunk; j++)
             total[j] = sn_moments_empty();
-        for (ptrdiff_t i = begin; i < end; i += SN_COL_BLOCK_ROWS) {
-            size_t rows = (size_t)min_ptrdiff(SN_COL_BLOCK_ROWS, end - i);
-            kernels->col_moments_f32(x + i * stride + c, stride, rows, chunk, shift + c, block);
+        for (size_t i = 0; i < rows; i += SN_COL_BLOCK_ROWS) {
+            size_t count = rows - i < SN_COL_BLOCK_ROWS ? rows - i : SN_COL_BLOCK_ROWS;
+            kernels->col_moments_f32(x + (ptrdiff_t)i * stride + c, stride, count, chunk,
+                                     shift + c, block);
             for (size_t j = 0; j < chunk; j++)
                 sn_moments_merge(&total[j], &block[j]);
         }
@@ -173,7 +196,7 @@ void sn_columns_task(void *context, ptrdiff_t index, int thread)
     if (rn->mode != MODE_APPLY) {
         sn_panel_shift(rn->job, &pn, l.shift_in);
         for (ptrdiff_t u = 0; u < rn->units; u++) {
-            panel_unit_moments(rn, &pn, u, l.shift_in, l.unit, l.sums);
+            panel_unit_moments(rn, &pn, u, l.shift_in, l.unit, &l);
             for (ptrdiff_t j = 0; j < p->lane.dim; j++)
                 sn_moments_merge(&l.total[j], &l.unit[j]);
         }
@@ -193,7 +216,7 @@ void sn_columns_split_moments_task(void *context, ptrdiff_t item, int thread)
     panel pn = sn_panel_at(rn->job, index);
     lanes l = sn_lanes_at(rn->scratch + (size_t)thread * sn_lanes_bytes(lanes_count), lanes_count);
     panel_unit_moments(rn, &pn, u, rn->shifts + index * lanes_count,
-                       rn->partial + (index * rn->units + u) * lanes_count, l.sums);
+                       rn->partial + (index * rn->units + u) * lanes_count, &l);
 }
 
 void sn_columns_split_normalize_task(void *context, ptrdiff_t item, int thread)

@@ -124,10 +124,11 @@ Test(numerics, first_elements_unlike_the_rest)
     tu_begin();
     tu_rng rng = tu_rng_for("numerics.prefix");
     /* Long rows take their provisional center from their first 128 elements
-     * (SN_CENTER_PREFIX): rows whose first 128 elements sit elsewhere than the
-     * rest (a step), or drift (a ramp), must reach the same accuracy, through
-     * the two-pass fallback when the prefix's center is too far off. Steps of
-     * 0.1 keep the prefix's center usable; the others do not. */
+     * (SN_CENTER_PREFIX), column panels from a unit's first 16 rows: groups
+     * whose first elements sit elsewhere than the rest (a step), or drift (a
+     * ramp), must reach the same accuracy, through the two-pass fallback when
+     * the center is too far off. Steps of 0.1 keep the center usable; the
+     * others do not. */
     const double steps[] = { 0.1, 5.0, 1e4, 1e6 };
     const path_shape shapes[] = {
         { "rows-129", 7, 129, TU_DENSE, SN_PATH_ROWS, 1 },
@@ -135,16 +136,19 @@ Test(numerics, first_elements_unlike_the_rest)
         { "rows-768", 5, 768, TU_PADDED, SN_PATH_ROWS, 1 },
         { "rows-5000", 3, 5000, TU_DENSE, SN_PATH_ROWS, 1 },
         { "rows-split", 2, 70001, TU_DENSE, SN_PATH_ROWS, 4 },
+        { "columns-200", 40, 200, TU_TRANSPOSED, SN_PATH_COLUMNS, 1 },
+        { "columns-1500", 20, 1500, TU_TRANSPOSED, SN_PATH_COLUMNS, 2 },
     };
     int index = 0;
     for (int k = 0; k < 5; k++)
-        for (int s = 0; s < 5; s++) {
+        for (int s = 0; s < 7; s++) {
             tu_case c = path_case(&rng, "numerics.prefix", index++, &shapes[s]);
             ptrdiff_t groups = c.x.t.dims[0], f = c.x.t.dims[1];
+            ptrdiff_t prefix = shapes[s].path == SN_PATH_COLUMNS ? 16 : 128;
             for (ptrdiff_t g = 0; g < groups; g++)
                 for (ptrdiff_t e = 0; e < f; e++) {
                     /* k < 4: a step after the prefix; k == 4: a ramp. */
-                    double base = k < 4 ? (e < 128 ? 0.0 : steps[k]) : 1e-3 * (double)e;
+                    double base = k < 4 ? (e < prefix ? 0.0 : steps[k]) : 1e-3 * (double)e;
                     *element(&c, g, e) = (float)(base + tu_normal(&rng));
                 }
             tu_check(&c);

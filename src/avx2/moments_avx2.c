@@ -6,8 +6,9 @@
  * deviations from it and their squares in float partials of at most
  * SN_PASS2_TERMS terms, added into double once per chunk, so the squares
  * neither overflow nor lose the digits the correction in
- * sn_moments_from_sums needs. Columns: one pass of power sums, the two-pass
- * algorithm for lanes where it cannot serve. */
+ * sn_moments_from_sums needs. Columns: pass 2 across whole panel rows
+ * (col_deviation_sums) around centers the engine takes from a unit's first
+ * rows, and the two-pass block kernel (col_moments) where those cannot serve. */
 #include <immintrin.h>
 
 #include "../kernels.h"
@@ -222,13 +223,15 @@ SN_INLINE void column_sums(const float *x, ptrdiff_t stride, size_t rows, __m256
     _mm256_storeu_pd(sum_sq + 4, sq_hi);
 }
 
-/* Two-pass moments of up to 8 adjacent columns, `count` of them valid (the
- * lanes of `mask`, k their shifts). Masked-off columns load 0 for both x and
- * the shift, so they sum to 0 and are not written. Rows go in pairs, each with
+/* Two-pass moments of up to 8 adjacent columns, `count` of them valid.
+ * Masked-off columns load 0 for both x and the shift, so they sum to 0 and are
+ * not written. Rows go in pairs, each with
  * its own sums, to hide add latency. */
-static void col_two_pass8(const float *x, ptrdiff_t stride, size_t rows, size_t count,
-                          __m256i mask, __m256 k, sn_moments *out)
+static void col_moments8(const float *x, ptrdiff_t stride, size_t rows, size_t count,
+                         const float *shift, sn_moments *out)
 {
+    const __m256i mask = lane_mask(count);
+    const __m256 k = _mm256_maskload_ps(shift, mask);
     size_t i;
 
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
@@ -273,51 +276,6 @@ static void col_two_pass8(const float *x, ptrdiff_t stride, size_t rows, size_t 
         out[j] = sn_moments_from_sums((double)rows, center[j], dev_total[j], sq_total[j]);
 }
 
-/* Power sums of up to 8 columns about their shifts (the one pass of
- * sn_moments_from_power_sums): rows in pairs, each with its own sums. */
-static void col_power_sums8(const float *x, ptrdiff_t stride, size_t rows, __m256i mask,
-                            __m256 k, double *sum1, double *sum2)
-{
-    __m256d s1[4], s2[4];
-    for (int u = 0; u < 4; u++)
-        s1[u] = s2[u] = _mm256_setzero_pd();
-    size_t i = 0;
-    for (; i + 2 <= rows; i += 2) {
-        const float *row = x + (ptrdiff_t)i * stride;
-        add_power(_mm256_sub_ps(_mm256_maskload_ps(row, mask), k), s1, s2);
-        add_power(_mm256_sub_ps(_mm256_maskload_ps(row + stride, mask), k), s1 + 2, s2 + 2);
-    }
-    if (i < rows)
-        add_power(_mm256_sub_ps(_mm256_maskload_ps(x + (ptrdiff_t)i * stride, mask), k), s1, s2);
-    _mm256_storeu_pd(sum1, _mm256_add_pd(s1[0], s1[2]));
-    _mm256_storeu_pd(sum1 + 4, _mm256_add_pd(s1[1], s1[3]));
-    _mm256_storeu_pd(sum2, _mm256_add_pd(s2[0], s2[2]));
-    _mm256_storeu_pd(sum2 + 4, _mm256_add_pd(s2[1], s2[3]));
-}
-
-/* Moments of up to 8 adjacent columns: one pass, and the two-pass algorithm
- * for the columns that one pass cannot serve. */
-static void col_moments8(const float *x, ptrdiff_t stride, size_t rows, size_t count,
-                         const float *shift, sn_moments *out)
-{
-    const __m256i mask = lane_mask(count);
-    const __m256 k = _mm256_maskload_ps(shift, mask);
-    double s1[8], s2[8];
-    int fallback[8], any = 0;
-    col_power_sums8(x, stride, rows, mask, k, s1, s2);
-    for (size_t j = 0; j < count; j++) {
-        fallback[j] = !sn_moments_from_power_sums((double)rows, s1[j], s2[j], &out[j]);
-        any |= fallback[j];
-    }
-    if (!any)
-        return;
-    sn_moments two_pass[8];
-    col_two_pass8(x, stride, rows, count, mask, k, two_pass);
-    for (size_t j = 0; j < count; j++)
-        if (fallback[j])
-            out[j] = two_pass[j];
-}
-
 void sn_col_moments_f32_avx2(const float *x, ptrdiff_t stride, size_t rows, size_t width,
                              const float *shift, sn_moments *out)
 {
@@ -325,39 +283,47 @@ void sn_col_moments_f32_avx2(const float *x, ptrdiff_t stride, size_t rows, size
         col_moments8(x + j, stride, rows, width - j < 8 ? width - j : 8, shift + j, out + j);
 }
 
-/* Rows per register block of sn_col_power_sums_f32_avx2. */
-#define POWER_ROWS 8
-
-/* Eight columns at j of `rows` rows (at most POWER_ROWS) summed in registers,
- * then added to the sums: loaded and stored once a block. */
-static inline void col_power8(const float *x, ptrdiff_t stride, size_t rows, const float *shift,
-                              size_t j, double *sum1, double *sum2)
+/* Eight columns at j of `rows` rows (at most SN_PASS2_TERMS): deviations and
+ * squares in float registers, then added to the double sums. */
+static inline void col_deviations8(const float *x, ptrdiff_t stride, size_t rows,
+                                   const float *shift, const float *center, size_t j,
+                                   double *sum_dev, double *sum_sq)
 {
-    const __m256 k = _mm256_loadu_ps(shift + j);
-    __m256d s1[2] = { _mm256_setzero_pd(), _mm256_setzero_pd() }, s2[2] = { s1[0], s1[1] };
+    const __m256 k = _mm256_loadu_ps(shift + j), c = _mm256_loadu_ps(center + j);
+    const __m256 one = _mm256_set1_ps(1.0f);
+    __m256 d = _mm256_setzero_ps(), q = _mm256_setzero_ps();
     for (size_t i = 0; i < rows; i++)
-        add_power(_mm256_sub_ps(_mm256_loadu_ps(x + (ptrdiff_t)i * stride + j), k), s1, s2);
-    _mm256_storeu_pd(sum1 + j, _mm256_add_pd(_mm256_loadu_pd(sum1 + j), s1[0]));
-    _mm256_storeu_pd(sum1 + j + 4, _mm256_add_pd(_mm256_loadu_pd(sum1 + j + 4), s1[1]));
-    _mm256_storeu_pd(sum2 + j, _mm256_add_pd(_mm256_loadu_pd(sum2 + j), s2[0]));
-    _mm256_storeu_pd(sum2 + j + 4, _mm256_add_pd(_mm256_loadu_pd(sum2 + j + 4), s2[1]));
+        add_dev(deviation(_mm256_loadu_ps(x + (ptrdiff_t)i * stride + j), k, c, one), &d, &q);
+    __m256d total = _mm256_loadu_pd(sum_dev + j);
+    _mm256_storeu_pd(sum_dev + j, _mm256_add_pd(total, _mm256_cvtps_pd(_mm256_castps256_ps128(d))));
+    total = _mm256_loadu_pd(sum_dev + j + 4);
+    _mm256_storeu_pd(sum_dev + j + 4, _mm256_add_pd(total, _mm256_cvtps_pd(_mm256_extractf128_ps(d, 1))));
+    total = _mm256_loadu_pd(sum_sq + j);
+    _mm256_storeu_pd(sum_sq + j, _mm256_add_pd(total, _mm256_cvtps_pd(_mm256_castps256_ps128(q))));
+    total = _mm256_loadu_pd(sum_sq + j + 4);
+    _mm256_storeu_pd(sum_sq + j + 4, _mm256_add_pd(total, _mm256_cvtps_pd(_mm256_extractf128_ps(q, 1))));
 }
 
-void sn_col_power_sums_f32_avx2(const float *x, ptrdiff_t stride, size_t rows, size_t width,
-                                const float *shift, double *sum1, double *sum2)
+void sn_col_deviation_sums_f32_avx2(const float *x, ptrdiff_t stride, size_t rows, size_t width,
+                                    const float *shift, const float *center, double *sum_dev,
+                                    double *sum_sq)
 {
     const size_t body = width - width % 8;
-    for (size_t i = 0; i < rows; i += POWER_ROWS) {
+    for (size_t i = 0; i < rows; i += SN_COL_STREAM_ROWS) {
         const float *block = x + (ptrdiff_t)i * stride;
-        size_t count = rows - i < POWER_ROWS ? rows - i : POWER_ROWS;
+        size_t count = rows - i < SN_COL_STREAM_ROWS ? rows - i : SN_COL_STREAM_ROWS;
         for (size_t j = 0; j < body; j += 8)
-            col_power8(block, stride, count, shift, j, sum1, sum2);
-        /* The last width % 8 columns one by one, in double. */
-        for (size_t r = 0; r < count; r++)
-            for (size_t j = body; j < width; j++) {
-                double d = (double)(block[(ptrdiff_t)r * stride + (ptrdiff_t)j] - shift[j]);
-                sum1[j] += d;
-                sum2[j] = fma(d, d, sum2[j]);
+            col_deviations8(block, stride, count, shift, center, j, sum_dev, sum_sq);
+        /* The last width % 8 columns as the scalar kernel sums them. */
+        for (size_t j = body; j < width; j++) {
+            float d = 0.0f, q = 0.0f;
+            for (size_t r = 0; r < count; r++) {
+                float dev = (block[(ptrdiff_t)r * stride + (ptrdiff_t)j] - shift[j]) - center[j];
+                d += dev;
+                q += dev * dev;
             }
+            sum_dev[j] += (double)d;
+            sum_sq[j] += (double)q;
+        }
     }
 }

@@ -6,8 +6,9 @@
  * deviations from it and their squares in float partials of at most
  * SN_PASS2_TERMS terms, added into double once per chunk, so the squares
  * neither overflow nor lose the digits the correction in
- * sn_moments_from_sums needs. Columns: one pass of power sums, the two-pass
- * algorithm for lanes where it cannot serve. */
+ * sn_moments_from_sums needs. Columns: pass 2 across whole panel rows
+ * (col_deviation_sums) around centers the engine takes from a unit's first
+ * rows, and the two-pass block kernel (col_moments) where those cannot serve. */
 #include <immintrin.h>
 
 #include "../kernels.h"
@@ -209,13 +210,15 @@ SN_INLINE void column_sums(const float *x, ptrdiff_t stride, size_t rows, __mmas
     _mm512_storeu_pd(sum_sq + 8, sq_hi);
 }
 
-/* Two-pass moments of up to 16 adjacent columns, `count` of them valid (the
- * lanes of `mask`, k their shifts). Masked-off columns load 0 for both x and
- * the shift, so they sum to 0 and are not written. Rows go in pairs, each with
+/* Two-pass moments of up to 16 adjacent columns, `count` of them valid.
+ * Masked-off columns load 0 for both x and the shift, so they sum to 0 and are
+ * not written. Rows go in pairs, each with
  * its own sums, to hide add latency. */
-static void col_two_pass16(const float *x, ptrdiff_t stride, size_t rows, size_t count,
-                           __mmask16 mask, __m512 k, sn_moments *out)
+static void col_moments16(const float *x, ptrdiff_t stride, size_t rows, size_t count,
+                          const float *shift, sn_moments *out)
 {
+    const __mmask16 mask = lane_mask(count);
+    const __m512 k = _mm512_maskz_loadu_ps(mask, shift);
     size_t i;
 
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
@@ -261,51 +264,6 @@ static void col_two_pass16(const float *x, ptrdiff_t stride, size_t rows, size_t
         out[j] = sn_moments_from_sums((double)rows, center[j], dev_total[j], sq_total[j]);
 }
 
-/* Power sums of up to 16 columns about their shifts (the one pass of
- * sn_moments_from_power_sums): rows in pairs, each with its own sums. */
-static void col_power_sums16(const float *x, ptrdiff_t stride, size_t rows, __mmask16 mask,
-                             __m512 k, double *sum1, double *sum2)
-{
-    __m512d s1[4], s2[4];
-    for (int u = 0; u < 4; u++)
-        s1[u] = s2[u] = _mm512_setzero_pd();
-    size_t i = 0;
-    for (; i + 2 <= rows; i += 2) {
-        const float *row = x + (ptrdiff_t)i * stride;
-        add_power(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, row), k), s1, s2);
-        add_power(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, row + stride), k), s1 + 2, s2 + 2);
-    }
-    if (i < rows)
-        add_power(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, x + (ptrdiff_t)i * stride), k), s1, s2);
-    _mm512_storeu_pd(sum1, _mm512_add_pd(s1[0], s1[2]));
-    _mm512_storeu_pd(sum1 + 8, _mm512_add_pd(s1[1], s1[3]));
-    _mm512_storeu_pd(sum2, _mm512_add_pd(s2[0], s2[2]));
-    _mm512_storeu_pd(sum2 + 8, _mm512_add_pd(s2[1], s2[3]));
-}
-
-/* Moments of up to 16 adjacent columns: one pass, and the two-pass algorithm
- * for the columns that one pass cannot serve. */
-static void col_moments16(const float *x, ptrdiff_t stride, size_t rows, size_t count,
-                          const float *shift, sn_moments *out)
-{
-    const __mmask16 mask = lane_mask(count);
-    const __m512 k = _mm512_maskz_loadu_ps(mask, shift);
-    double s1[16], s2[16];
-    int fallback[16], any = 0;
-    col_power_sums16(x, stride, rows, mask, k, s1, s2);
-    for (size_t j = 0; j < count; j++) {
-        fallback[j] = !sn_moments_from_power_sums((double)rows, s1[j], s2[j], &out[j]);
-        any |= fallback[j];
-    }
-    if (!any)
-        return;
-    sn_moments two_pass[16];
-    col_two_pass16(x, stride, rows, count, mask, k, two_pass);
-    for (size_t j = 0; j < count; j++)
-        if (fallback[j])
-            out[j] = two_pass[j];
-}
-
 void sn_col_moments_f32_avx512(const float *x, ptrdiff_t stride, size_t rows, size_t width,
                                const float *shift, sn_moments *out)
 {
@@ -313,41 +271,44 @@ void sn_col_moments_f32_avx512(const float *x, ptrdiff_t stride, size_t rows, si
         col_moments16(x + j, stride, rows, width - j < 16 ? width - j : 16, shift + j, out + j);
 }
 
-/* Rows per register block of sn_col_power_sums_f32_avx512. */
-#define POWER_ROWS 8
-
 /* The 16 columns at j (the lanes of `mask`) of `rows` rows (at most
- * POWER_ROWS) summed in registers, then added to the sums: the sums are
- * loaded and stored once a block, and the block's rows are read as
- * concurrent sequential streams. */
-static inline void col_power16(const float *x, ptrdiff_t stride, size_t rows, const float *shift,
-                               size_t j, __mmask16 mask, double *sum1, double *sum2)
+ * SN_PASS2_TERMS): deviations and squares in float registers, then added to
+ * the double sums. */
+static inline void col_deviations16(const float *x, ptrdiff_t stride, size_t rows,
+                                    const float *shift, const float *center, size_t j,
+                                    __mmask16 mask, double *sum_dev, double *sum_sq)
 {
     const __m512 k = _mm512_maskz_loadu_ps(mask, shift + j);
-    __m512d s1[2] = { _mm512_setzero_pd(), _mm512_setzero_pd() }, s2[2] = { s1[0], s1[1] };
+    const __m512 c = _mm512_maskz_loadu_ps(mask, center + j), one = _mm512_set1_ps(1.0f);
+    __m512 d = _mm512_setzero_ps(), q = _mm512_setzero_ps();
     for (size_t i = 0; i < rows; i++)
-        add_power(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, x + (ptrdiff_t)i * stride + j), k),
-                  s1, s2);
+        add_dev(deviation(_mm512_maskz_loadu_ps(mask, x + (ptrdiff_t)i * stride + j), k, c, one),
+                &d, &q);
     __mmask8 lo = (__mmask8)mask, hi = (__mmask8)(mask >> 8);
-    _mm512_mask_storeu_pd(sum1 + j, lo, _mm512_add_pd(_mm512_maskz_loadu_pd(lo, sum1 + j), s1[0]));
-    _mm512_mask_storeu_pd(sum1 + j + 8, hi,
-                          _mm512_add_pd(_mm512_maskz_loadu_pd(hi, sum1 + j + 8), s1[1]));
-    _mm512_mask_storeu_pd(sum2 + j, lo, _mm512_add_pd(_mm512_maskz_loadu_pd(lo, sum2 + j), s2[0]));
-    _mm512_mask_storeu_pd(sum2 + j + 8, hi,
-                          _mm512_add_pd(_mm512_maskz_loadu_pd(hi, sum2 + j + 8), s2[1]));
+    __m512d d_lo = _mm512_cvtps_pd(_mm512_castps512_ps256(d));
+    __m512d d_hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(d, 1));
+    __m512d q_lo = _mm512_cvtps_pd(_mm512_castps512_ps256(q));
+    __m512d q_hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(q, 1));
+    _mm512_mask_storeu_pd(sum_dev + j, lo, _mm512_add_pd(_mm512_maskz_loadu_pd(lo, sum_dev + j), d_lo));
+    _mm512_mask_storeu_pd(sum_dev + j + 8, hi,
+                          _mm512_add_pd(_mm512_maskz_loadu_pd(hi, sum_dev + j + 8), d_hi));
+    _mm512_mask_storeu_pd(sum_sq + j, lo, _mm512_add_pd(_mm512_maskz_loadu_pd(lo, sum_sq + j), q_lo));
+    _mm512_mask_storeu_pd(sum_sq + j + 8, hi,
+                          _mm512_add_pd(_mm512_maskz_loadu_pd(hi, sum_sq + j + 8), q_hi));
 }
 
-void sn_col_power_sums_f32_avx512(const float *x, ptrdiff_t stride, size_t rows, size_t width,
-                                  const float *shift, double *sum1, double *sum2)
+void sn_col_deviation_sums_f32_avx512(const float *x, ptrdiff_t stride, size_t rows,
+                                      size_t width, const float *shift, const float *center,
+                                      double *sum_dev, double *sum_sq)
 {
     const size_t body = width - width % 16;
     const __mmask16 all = lane_mask(16), tail = lane_mask(width % 16);
-    for (size_t i = 0; i < rows; i += POWER_ROWS) {
+    for (size_t i = 0; i < rows; i += SN_COL_STREAM_ROWS) {
         const float *block = x + (ptrdiff_t)i * stride;
-        size_t count = rows - i < POWER_ROWS ? rows - i : POWER_ROWS;
+        size_t count = rows - i < SN_COL_STREAM_ROWS ? rows - i : SN_COL_STREAM_ROWS;
         for (size_t j = 0; j < body; j += 16)
-            col_power16(block, stride, count, shift, j, all, sum1, sum2);
+            col_deviations16(block, stride, count, shift, center, j, all, sum_dev, sum_sq);
         if (body < width)
-            col_power16(block, stride, count, shift, body, tail, sum1, sum2);
+            col_deviations16(block, stride, count, shift, center, body, tail, sum_dev, sum_sq);
     }
 }

@@ -7,8 +7,9 @@
  * deviations from it and their squares in float partials of at most
  * SN_PASS2_TERMS terms, added into double once per chunk, so the squares
  * neither overflow nor lose the digits the correction in
- * sn_moments_from_sums needs. Columns: one pass of power sums, the two-pass
- * algorithm for lanes where it cannot serve. */
+ * sn_moments_from_sums needs. Columns: pass 2 across whole panel rows
+ * (col_deviation_sums) around centers the engine takes from a unit's first
+ * rows, and the two-pass block kernel (col_moments) where those cannot serve. */
 #include <arm_neon.h>
 
 #include "../kernels.h"
@@ -218,8 +219,8 @@ SN_INLINE void column_sums(const float *x, ptrdiff_t stride, size_t rows, int nv
 /* Moments of 4 * nv adjacent columns (nv = 1 or 4). Lanes are columns, so
  * every column sums its rows in row order, like the scalar kernel; four
  * vectors give independent add chains. */
-SN_INLINE void col_two_pass(const float *x, ptrdiff_t stride, size_t rows, int nv,
-                            const float *shift, sn_moments *out)
+SN_INLINE void col_moments(const float *x, ptrdiff_t stride, size_t rows, int nv,
+                           const float *shift, sn_moments *out)
 {
     const float64x2_t count = vdupq_n_f64((double)rows);
     float32x4_t k[4], c[4], sum[4];
@@ -263,49 +264,6 @@ SN_INLINE void col_two_pass(const float *x, ptrdiff_t stride, size_t rows, int n
         out[j] = sn_moments_from_sums((double)rows, center[j], dev_total[j], sq_total[j]);
 }
 
-/* Power sums of nv vectors of columns about their shifts (the one pass of
- * sn_moments_from_power_sums). */
-SN_INLINE void col_power_sums(const float *x, ptrdiff_t stride, size_t rows, int nv,
-                              const float *shift, double *sum1, double *sum2)
-{
-    float32x4_t k[4];
-    float64x2_t s1[8], s2[8];
-    for (int v = 0; v < nv; v++) {
-        k[v] = vld1q_f32(shift + 4 * v);
-        s1[2 * v] = s1[2 * v + 1] = s2[2 * v] = s2[2 * v + 1] = vdupq_n_f64(0.0);
-    }
-    for (size_t i = 0; i < rows; i++) {
-        const float *r = x + (ptrdiff_t)i * stride;
-        for (int v = 0; v < nv; v++)
-            add_power(vsubq_f32(vld1q_f32(r + 4 * v), k[v]), s1 + 2 * v, s2 + 2 * v);
-    }
-    for (int v = 0; v < 2 * nv; v++) {
-        vst1q_f64(sum1 + 2 * v, s1[v]);
-        vst1q_f64(sum2 + 2 * v, s2[v]);
-    }
-}
-
-/* Moments of nv vectors of columns: one pass, and the two-pass algorithm for
- * the columns that one pass cannot serve. */
-SN_INLINE void col_moments(const float *x, ptrdiff_t stride, size_t rows, int nv,
-                           const float *shift, sn_moments *out)
-{
-    double s1[16], s2[16];
-    int fallback[16], any = 0;
-    col_power_sums(x, stride, rows, nv, shift, s1, s2);
-    for (int j = 0; j < 4 * nv; j++) {
-        fallback[j] = !sn_moments_from_power_sums((double)rows, s1[j], s2[j], &out[j]);
-        any |= fallback[j];
-    }
-    if (!any)
-        return;
-    sn_moments two_pass[16];
-    col_two_pass(x, stride, rows, nv, shift, two_pass);
-    for (int j = 0; j < 4 * nv; j++)
-        if (fallback[j])
-            out[j] = two_pass[j];
-}
-
 void sn_col_moments_f32_neon(const float *x, ptrdiff_t stride, size_t rows, size_t width,
                              const float *shift, sn_moments *out)
 {
@@ -319,24 +277,34 @@ void sn_col_moments_f32_neon(const float *x, ptrdiff_t stride, size_t rows, size
         sn_col_moments_f32_scalar(x + j, stride, rows, width - j, shift + j, out + j);
 }
 
-void sn_col_power_sums_f32_neon(const float *x, ptrdiff_t stride, size_t rows, size_t width,
-                                const float *shift, double *sum1, double *sum2)
+void sn_col_deviation_sums_f32_neon(const float *x, ptrdiff_t stride, size_t rows, size_t width,
+                                    const float *shift, const float *center, double *sum_dev,
+                                    double *sum_sq)
 {
     const size_t body = width - width % 4;
-    for (size_t i = 0; i < rows; i++) {
-        const float *row = x + (ptrdiff_t)i * stride;
+    const float32x4_t one = vdupq_n_f32(1.0f);
+    for (size_t i = 0; i < rows; i += SN_COL_STREAM_ROWS) {
+        const float *block = x + (ptrdiff_t)i * stride;
+        size_t count = rows - i < SN_COL_STREAM_ROWS ? rows - i : SN_COL_STREAM_ROWS;
         for (size_t j = 0; j < body; j += 4) {
-            float32x4_t d = vsubq_f32(vld1q_f32(row + j), vld1q_f32(shift + j));
-            float64x2_t lo = vcvt_f64_f32(vget_low_f32(d)), hi = vcvt_high_f64_f32(d);
-            vst1q_f64(sum1 + j, vaddq_f64(vld1q_f64(sum1 + j), lo));
-            vst1q_f64(sum1 + j + 2, vaddq_f64(vld1q_f64(sum1 + j + 2), hi));
-            vst1q_f64(sum2 + j, vfmaq_f64(vld1q_f64(sum2 + j), lo, lo));
-            vst1q_f64(sum2 + j + 2, vfmaq_f64(vld1q_f64(sum2 + j + 2), hi, hi));
+            const float32x4_t k = vld1q_f32(shift + j), c = vld1q_f32(center + j);
+            float32x4_t d = vdupq_n_f32(0.0f), q = d;
+            for (size_t r = 0; r < count; r++)
+                add_dev(deviation(vld1q_f32(block + (ptrdiff_t)r * stride + j), k, c, one), &d, &q);
+            vst1q_f64(sum_dev + j, vaddq_f64(vld1q_f64(sum_dev + j), vcvt_f64_f32(vget_low_f32(d))));
+            vst1q_f64(sum_dev + j + 2, vaddq_f64(vld1q_f64(sum_dev + j + 2), vcvt_high_f64_f32(d)));
+            vst1q_f64(sum_sq + j, vaddq_f64(vld1q_f64(sum_sq + j), vcvt_f64_f32(vget_low_f32(q))));
+            vst1q_f64(sum_sq + j + 2, vaddq_f64(vld1q_f64(sum_sq + j + 2), vcvt_high_f64_f32(q)));
         }
         for (size_t j = body; j < width; j++) {
-            double d = (double)(row[j] - shift[j]);
-            sum1[j] += d;
-            sum2[j] = fma(d, d, sum2[j]);
+            float d = 0.0f, q = 0.0f;
+            for (size_t r = 0; r < count; r++) {
+                float dev = (block[(ptrdiff_t)r * stride + (ptrdiff_t)j] - shift[j]) - center[j];
+                d += dev;
+                q += dev * dev;
+            }
+            sum_dev[j] += (double)d;
+            sum_sq[j] += (double)q;
         }
     }
 }

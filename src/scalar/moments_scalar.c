@@ -6,8 +6,9 @@
  * deviations from it and their squares in float partials of at most
  * SN_PASS2_TERMS terms, added into double once per chunk, so the squares
  * neither overflow nor lose the digits the correction in
- * sn_moments_from_sums needs. Columns: one pass of power sums, the two-pass
- * algorithm for lanes where it cannot serve. */
+ * sn_moments_from_sums needs. Columns: pass 2 across whole panel rows
+ * (col_deviation_sums) around centers the engine takes from a unit's first
+ * rows, and the two-pass block kernel (col_moments) where those cannot serve. */
 #include "../kernels.h"
 
 /* Row pass 2: four accumulators per kind, SN_PASS2_TERMS terms each per chunk. */
@@ -131,48 +132,46 @@ static void column_sums(const float *x, ptrdiff_t stride, size_t rows, float shi
     *sum_sq = sq_total;
 }
 
-/* Two-pass moments of one column. */
-static sn_moments column_two_pass(const float *x, ptrdiff_t stride, size_t rows, float shift)
-{
-    float sum = 0.0f;
-    for (size_t i = 0; i < rows; i++)
-        sum += x[(ptrdiff_t)i * stride] - shift;
-    float center = (float)((double)sum / (double)rows);
-    double sum_dev, sum_sq;
-    column_sums(x, stride, rows, shift, center, 1.0f, &sum_dev, &sum_sq);
-    if (sum_sq * SN_PASS2_RESCALE < (double)rows) {
-        column_sums(x, stride, rows, shift, center, SN_PASS2_RESCALE, &sum_dev, &sum_sq);
-        sum_dev /= SN_PASS2_RESCALE;
-        sum_sq /= (double)SN_PASS2_RESCALE * SN_PASS2_RESCALE;
-    }
-    return sn_moments_from_sums((double)rows, center, sum_dev, sum_sq);
-}
-
-/* Each column in one pass (sn_moments_from_power_sums), or two. */
 void sn_col_moments_f32_scalar(const float *x, ptrdiff_t stride, size_t rows, size_t width,
                                const float *shift, sn_moments *out)
 {
+    float center[SN_COL_BLOCK_WIDTH];
     for (size_t j = 0; j < width; j++) {
-        double s1 = 0.0, s2 = 0.0;
-        for (size_t i = 0; i < rows; i++) {
-            double d = (double)(x[(ptrdiff_t)i * stride + j] - shift[j]);
-            s1 += d;
-            s2 += d * d;
+        float sum = 0.0f;
+        for (size_t i = 0; i < rows; i++)
+            sum += x[(ptrdiff_t)i * stride + j] - shift[j];
+        center[j] = (float)((double)sum / (double)rows);
+    }
+    for (size_t j = 0; j < width; j++) {
+        double sum_dev, sum_sq;
+        column_sums(x + j, stride, rows, shift[j], center[j], 1.0f, &sum_dev, &sum_sq);
+        if (sum_sq * SN_PASS2_RESCALE < (double)rows) {
+            column_sums(x + j, stride, rows, shift[j], center[j], SN_PASS2_RESCALE, &sum_dev,
+                        &sum_sq);
+            sum_dev /= SN_PASS2_RESCALE;
+            sum_sq /= (double)SN_PASS2_RESCALE * SN_PASS2_RESCALE;
         }
-        if (!sn_moments_from_power_sums((double)rows, s1, s2, &out[j]))
-            out[j] = column_two_pass(x + j, stride, rows, shift[j]);
+        out[j] = sn_moments_from_sums((double)rows, center[j], sum_dev, sum_sq);
     }
 }
 
-void sn_col_power_sums_f32_scalar(const float *x, ptrdiff_t stride, size_t rows, size_t width,
-                                  const float *shift, double *sum1, double *sum2)
+void sn_col_deviation_sums_f32_scalar(const float *x, ptrdiff_t stride, size_t rows,
+                                      size_t width, const float *shift, const float *center,
+                                      double *sum_dev, double *sum_sq)
 {
-    for (size_t i = 0; i < rows; i++) {
-        const float *row = x + (ptrdiff_t)i * stride;
+    for (size_t i = 0; i < rows; i += SN_COL_STREAM_ROWS) {
+        const float *block = x + (ptrdiff_t)i * stride;
+        size_t count = rows - i < SN_COL_STREAM_ROWS ? rows - i : SN_COL_STREAM_ROWS;
         for (size_t j = 0; j < width; j++) {
-            double d = (double)(row[j] - shift[j]);
-            sum1[j] += d;
-            sum2[j] += d * d;
+            float d = 0.0f, q = 0.0f;
+            for (size_t r = 0; r < count; r++) {
+                float dev = deviation(block[(ptrdiff_t)r * stride + (ptrdiff_t)j], shift[j],
+                                      center[j], 1.0f);
+                d += dev;
+                q += dev * dev;
+            }
+            sum_dev[j] += (double)d;
+            sum_sq[j] += (double)q;
         }
     }
 }
