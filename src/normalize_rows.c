@@ -20,6 +20,8 @@ static const float *run_input(const sn_norm_job *job, const float *x, ptrdiff_t 
 float sn_group_shift(const sn_norm_job *job, const sn_offsets *g)
 {
     const sn_plan *p = &job->plan;
+    if (p->runs == 1 && !p->seq_lens) /* the common case, without the search below */
+        return job->x[g->x];
     for (ptrdiff_t r = 0; r < p->runs; r++) {
         sn_offsets at;
         run_position(p, r, &at);
@@ -30,7 +32,7 @@ float sn_group_shift(const sn_norm_job *job, const sn_offsets *g)
 }
 
 /* Moments of unit `u` (run u / blocks, block u % blocks) of a group. */
-static sn_moments unit_moments(const run *rn, const sn_offsets *g, ptrdiff_t u, float shift,
+static inline __attribute__((always_inline)) sn_moments unit_moments(const run *rn, const sn_offsets *g, ptrdiff_t u, float shift,
                                float *scratch)
 {
     const sn_norm_job *job = rn->job;
@@ -51,7 +53,7 @@ static sn_moments unit_moments(const run *rn, const sn_offsets *g, ptrdiff_t u, 
 /* Normalizes elements [begin, end) of run `r` of a group; padded frames are
  * zeroed instead when the plan asks for it. The walk reads next the data
  * `next` elements past the part's start (what the kernel prefetches). */
-static void normalize_run_part(const run *rn, const sn_offsets *g, ptrdiff_t r, ptrdiff_t begin,
+static inline __attribute__((always_inline)) void normalize_run_part(const run *rn, const sn_offsets *g, ptrdiff_t r, ptrdiff_t begin,
                                ptrdiff_t end, const sn_group_norm *s, ptrdiff_t next,
                                float *scratch)
 {
