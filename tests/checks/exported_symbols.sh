@@ -9,7 +9,9 @@ if [ -n "$bad" ]; then
   echo "FAIL: symbols without the sn_ prefix are exported:"; echo "$bad"; exit 1
 fi
 for required in sn_layer_norm sn_layer_norm_f32 sn_get_isa sn_set_isa sn_status_string sn_version; do
-  echo "$symbols" | grep -qx "$required" || { echo "FAIL: $required is not exported"; exit 1; }
+  # A here-string, not a pipe: grep -q stops at the first match, and with
+  # pipefail the writer's SIGPIPE would fail the check.
+  grep -qx "$required" <<< "$symbols" || { echo "FAIL: $required is not exported"; exit 1; }
 done
 internal=$(echo "$symbols" | grep -E '_(scalar|avx2|avx512|neon)$' || true)
 [ -z "$internal" ] || { echo "FAIL: internal kernels exported:"; echo "$internal"; exit 1; }
