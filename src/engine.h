@@ -50,6 +50,9 @@ typedef struct lanes {
     float *center; /* a unit's provisional centers */
 } lanes;
 
+/* For the per-row helpers of the loop nests. */
+#define SN_ENGINE_INLINE static inline __attribute__((always_inline))
+
 static inline ptrdiff_t min_ptrdiff(ptrdiff_t a, ptrdiff_t b)
 {
     return a < b ? a : b;

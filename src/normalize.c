@@ -258,7 +258,8 @@ static sn_status execute(run *rn)
     if (split) {
         status = run_split(rn, threads);
     } else if (p->path == SN_PATH_ROWS && rn->units == 1) {
-        normalize_for(rn, (owners + SN_ROWS_BATCH - 1) / SN_ROWS_BATCH, threads, sn_rows_batch_task);
+        ptrdiff_t batches = (owners + SN_ROWS_BATCH - 1) / SN_ROWS_BATCH;
+        normalize_for(rn, batches, threads, sn_rows_batch_task);
     } else {
         normalize_for(rn, owners, threads, columns ? sn_columns_task : sn_rows_task);
     }

@@ -10,9 +10,13 @@
  * blocks of SN_COL_BLOCK_ROWS rows and SN_COL_BLOCK_WIDTH lanes; units are
  * merged in order. */
 
+/* Rounded up to whole cache lines: each thread's arrays start aligned (the
+ * doubles need 8 bytes) and share no line with another thread's. */
 size_t sn_lanes_bytes(ptrdiff_t count)
 {
-    return (size_t)count * (5 * sizeof(float) + 2 * sizeof(sn_moments) + 2 * sizeof(double));
+    size_t bytes =
+        (size_t)count * (5 * sizeof(float) + 2 * sizeof(sn_moments) + 2 * sizeof(double));
+    return (bytes + 63) / 64 * 64;
 }
 
 lanes sn_lanes_at(void *memory, ptrdiff_t count)

@@ -31,9 +31,11 @@ float sn_group_shift(const sn_norm_job *job, const sn_offsets *g)
     return 0.0f;
 }
 
-/* Moments of unit `u` (run u / blocks, block u % blocks) of a group. */
-static inline __attribute__((always_inline)) sn_moments unit_moments(const run *rn, const sn_offsets *g, ptrdiff_t u, float shift,
-                               float *scratch)
+/* Moments of unit `u` (run u / blocks, block u % blocks) of a group.
+ * Inlined, as normalize_run_part below: called per row of short rows, where
+ * the calls cost as much as the work around them. */
+SN_ENGINE_INLINE sn_moments unit_moments(const run *rn, const sn_offsets *g, ptrdiff_t u,
+                                         float shift, float *scratch)
 {
     const sn_norm_job *job = rn->job;
     const sn_plan *p = &job->plan;
@@ -53,9 +55,9 @@ static inline __attribute__((always_inline)) sn_moments unit_moments(const run *
 /* Normalizes elements [begin, end) of run `r` of a group; padded frames are
  * zeroed instead when the plan asks for it. The walk reads next the data
  * `next` elements past the part's start (what the kernel prefetches). */
-static inline __attribute__((always_inline)) void normalize_run_part(const run *rn, const sn_offsets *g, ptrdiff_t r, ptrdiff_t begin,
-                               ptrdiff_t end, const sn_group_norm *s, ptrdiff_t next,
-                               float *scratch)
+SN_ENGINE_INLINE void normalize_run_part(const run *rn, const sn_offsets *g, ptrdiff_t r,
+                                         ptrdiff_t begin, ptrdiff_t end, const sn_group_norm *s,
+                                         ptrdiff_t next, float *scratch)
 {
     const sn_norm_job *job = rn->job;
     const sn_plan *p = &job->plan;

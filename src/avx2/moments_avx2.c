@@ -294,14 +294,14 @@ static inline void col_deviations8(const float *x, ptrdiff_t stride, size_t rows
     __m256 d = _mm256_setzero_ps(), q = _mm256_setzero_ps();
     for (size_t i = 0; i < rows; i++)
         add_dev(deviation(_mm256_loadu_ps(x + (ptrdiff_t)i * stride + j), k, c, one), &d, &q);
-    __m256d total = _mm256_loadu_pd(sum_dev + j);
-    _mm256_storeu_pd(sum_dev + j, _mm256_add_pd(total, _mm256_cvtps_pd(_mm256_castps256_ps128(d))));
-    total = _mm256_loadu_pd(sum_dev + j + 4);
-    _mm256_storeu_pd(sum_dev + j + 4, _mm256_add_pd(total, _mm256_cvtps_pd(_mm256_extractf128_ps(d, 1))));
-    total = _mm256_loadu_pd(sum_sq + j);
-    _mm256_storeu_pd(sum_sq + j, _mm256_add_pd(total, _mm256_cvtps_pd(_mm256_castps256_ps128(q))));
-    total = _mm256_loadu_pd(sum_sq + j + 4);
-    _mm256_storeu_pd(sum_sq + j + 4, _mm256_add_pd(total, _mm256_cvtps_pd(_mm256_extractf128_ps(q, 1))));
+    const __m256d d_lo = _mm256_cvtps_pd(_mm256_castps256_ps128(d));
+    const __m256d d_hi = _mm256_cvtps_pd(_mm256_extractf128_ps(d, 1));
+    const __m256d q_lo = _mm256_cvtps_pd(_mm256_castps256_ps128(q));
+    const __m256d q_hi = _mm256_cvtps_pd(_mm256_extractf128_ps(q, 1));
+    _mm256_storeu_pd(sum_dev + j, _mm256_add_pd(_mm256_loadu_pd(sum_dev + j), d_lo));
+    _mm256_storeu_pd(sum_dev + j + 4, _mm256_add_pd(_mm256_loadu_pd(sum_dev + j + 4), d_hi));
+    _mm256_storeu_pd(sum_sq + j, _mm256_add_pd(_mm256_loadu_pd(sum_sq + j), q_lo));
+    _mm256_storeu_pd(sum_sq + j + 4, _mm256_add_pd(_mm256_loadu_pd(sum_sq + j + 4), q_hi));
 }
 
 void sn_col_deviation_sums_f32_avx2(const float *x, ptrdiff_t stride, size_t rows, size_t width,
@@ -314,16 +314,9 @@ void sn_col_deviation_sums_f32_avx2(const float *x, ptrdiff_t stride, size_t row
         size_t count = rows - i < SN_COL_STREAM_ROWS ? rows - i : SN_COL_STREAM_ROWS;
         for (size_t j = 0; j < body; j += 8)
             col_deviations8(block, stride, count, shift, center, j, sum_dev, sum_sq);
-        /* The last width % 8 columns as the scalar kernel sums them. */
-        for (size_t j = body; j < width; j++) {
-            float d = 0.0f, q = 0.0f;
-            for (size_t r = 0; r < count; r++) {
-                float dev = (block[(ptrdiff_t)r * stride + (ptrdiff_t)j] - shift[j]) - center[j];
-                d += dev;
-                q += dev * dev;
-            }
-            sum_dev[j] += (double)d;
-            sum_sq[j] += (double)q;
-        }
     }
+    /* The last width % 8 columns: the reference kernel (the same blocks of rows). */
+    if (body < width)
+        sn_col_deviation_sums_f32_scalar(x + body, stride, rows, width - body, shift + body,
+                                         center + body, sum_dev + body, sum_sq + body);
 }

@@ -289,10 +289,12 @@ static inline void col_deviations16(const float *x, ptrdiff_t stride, size_t row
     __m512d d_hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(d, 1));
     __m512d q_lo = _mm512_cvtps_pd(_mm512_castps512_ps256(q));
     __m512d q_hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(q, 1));
-    _mm512_mask_storeu_pd(sum_dev + j, lo, _mm512_add_pd(_mm512_maskz_loadu_pd(lo, sum_dev + j), d_lo));
+    _mm512_mask_storeu_pd(sum_dev + j, lo,
+                          _mm512_add_pd(_mm512_maskz_loadu_pd(lo, sum_dev + j), d_lo));
     _mm512_mask_storeu_pd(sum_dev + j + 8, hi,
                           _mm512_add_pd(_mm512_maskz_loadu_pd(hi, sum_dev + j + 8), d_hi));
-    _mm512_mask_storeu_pd(sum_sq + j, lo, _mm512_add_pd(_mm512_maskz_loadu_pd(lo, sum_sq + j), q_lo));
+    _mm512_mask_storeu_pd(sum_sq + j, lo,
+                          _mm512_add_pd(_mm512_maskz_loadu_pd(lo, sum_sq + j), q_lo));
     _mm512_mask_storeu_pd(sum_sq + j + 8, hi,
                           _mm512_add_pd(_mm512_maskz_loadu_pd(hi, sum_sq + j + 8), q_hi));
 }

@@ -290,21 +290,16 @@ void sn_col_deviation_sums_f32_neon(const float *x, ptrdiff_t stride, size_t row
             const float32x4_t k = vld1q_f32(shift + j), c = vld1q_f32(center + j);
             float32x4_t d = vdupq_n_f32(0.0f), q = d;
             for (size_t r = 0; r < count; r++)
-                add_dev(deviation(vld1q_f32(block + (ptrdiff_t)r * stride + j), k, c, one), &d, &q);
+                add_dev(deviation(vld1q_f32(block + (ptrdiff_t)r * stride + j), k, c, one), &d,
+                        &q);
             vst1q_f64(sum_dev + j, vaddq_f64(vld1q_f64(sum_dev + j), vcvt_f64_f32(vget_low_f32(d))));
             vst1q_f64(sum_dev + j + 2, vaddq_f64(vld1q_f64(sum_dev + j + 2), vcvt_high_f64_f32(d)));
             vst1q_f64(sum_sq + j, vaddq_f64(vld1q_f64(sum_sq + j), vcvt_f64_f32(vget_low_f32(q))));
             vst1q_f64(sum_sq + j + 2, vaddq_f64(vld1q_f64(sum_sq + j + 2), vcvt_high_f64_f32(q)));
         }
-        for (size_t j = body; j < width; j++) {
-            float d = 0.0f, q = 0.0f;
-            for (size_t r = 0; r < count; r++) {
-                float dev = (block[(ptrdiff_t)r * stride + (ptrdiff_t)j] - shift[j]) - center[j];
-                d += dev;
-                q += dev * dev;
-            }
-            sum_dev[j] += (double)d;
-            sum_sq[j] += (double)q;
-        }
     }
+    /* The last width % 4 columns: the reference kernel (the same blocks of rows). */
+    if (body < width)
+        sn_col_deviation_sums_f32_scalar(x + body, stride, rows, width - body, shift + body,
+                                         center + body, sum_dev + body, sum_sq + body);
 }
