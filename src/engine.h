@@ -26,7 +26,7 @@ typedef struct run {
     sn_group_norm *stats;    /* split: constants of every group */
     float *shifts;           /* split: shift of every group */
     void *scratch;           /* per thread: GATHER's run copies, COLUMNS' lane arrays */
-    int stream;              /* ROWS: streaming stores of y (see SN_STREAM_MIN_BYTES) */
+    int stream;              /* streaming stores of y (see SN_STREAM_MIN_BYTES_PER_THREAD) */
     const float *x_end;      /* ROWS over a dense x walked in memory order: the end of x,
                               * up to which the row kernels prefetch; NULL: no prefetch */
 } run;

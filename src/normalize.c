@@ -7,15 +7,19 @@
 #include "dispatch.h"
 #include "engine.h"
 
-/* Outputs this large or larger are written with streaming (non-temporal) stores
- * (ROWS and COLUMNS paths): y cannot stay in the last-level cache for a later reader
- * anyway, and a plain store first reads every y line from DRAM (read for
- * ownership), 3 transfers per element instead of 2. Below it y may still be
- * in cache when the caller reads it, which streaming would forfeit. A
+/* Outputs of this many bytes per thread or more are written with streaming
+ * (non-temporal) stores (ROWS and COLUMNS paths). A plain store first reads
+ * its line (read for ownership): 3 transfers per element instead of 2, and a
+ * core keeps too few of those reads in flight to stream at memory speed.
+ * Below the threshold y may still be in cache when the caller reads it,
+ * which streaming would forfeit. Per thread, as measured on 13 MB outputs
+ * (batch norm and generic norm on [32,200,512]): streaming made one thread
+ * 20-35% faster and two threads (6.5 MB each, the lines staying in L3)
+ * 15-80% slower; layer norm's 24-32 MB outputs stream at 1 and 2 threads. A
  * constant, not sysconf(_SC_LEVEL3_CACHE_SIZE): in virtual machines that
  * reports the host's total (384 MiB on a VM whose lscpu shows 32 MiB), and
  * the L3 a core can use is often one CCX's (16-32 MiB on current x86). */
-#define SN_STREAM_MIN_BYTES ((double)(16 << 20))
+#define SN_STREAM_MIN_BYTES_PER_THREAD ((double)(8 << 20))
 
 /* Turn a group's merged moments into its normalization constants and write
  * the optional mean/rstd outputs. Normalization re-centers on the mean rounded
@@ -243,7 +247,8 @@ static sn_status execute(run *rn)
     rn->x_end = prefetch_end(rn);
     /* Every element of y is written once: groups * reduce_count of them. */
     rn->stream = p->path != SN_PATH_GATHER && rn->mode != MODE_STATS &&
-                 (double)p->groups * (double)p->reduce_count * sizeof(float) >= SN_STREAM_MIN_BYTES;
+                 (double)p->groups * (double)p->reduce_count * sizeof(float) >=
+                     SN_STREAM_MIN_BYTES_PER_THREAD * threads;
 
     /* Per-thread scratch: a panel's lane arrays, or a strided run's copies. */
     size_t per_thread = columns ? sn_lanes_bytes(p->lane.dim)
