@@ -263,8 +263,9 @@ static sn_status execute(run *rn)
     if (split) {
         status = run_split(rn, threads);
     } else if (p->path == SN_PATH_ROWS && rn->units == 1) {
-        ptrdiff_t batches = (owners + SN_ROWS_BATCH - 1) / SN_ROWS_BATCH;
-        normalize_for(rn, batches, threads, sn_rows_batch_task);
+        ptrdiff_t fit = SN_ROWS_BATCH_BYTES / ((ptrdiff_t)sizeof(float) * p->run_length);
+        rn->batch = fit < 1 ? 1 : fit > SN_ROWS_BATCH ? SN_ROWS_BATCH : fit;
+        normalize_for(rn, (owners + rn->batch - 1) / rn->batch, threads, sn_rows_batch_task);
     } else {
         normalize_for(rn, owners, threads, columns ? sn_columns_task : sn_rows_task);
     }

@@ -141,7 +141,7 @@ void sn_rows_batch_task(void *context, ptrdiff_t batch, int thread)
     run *rn = context;
     const sn_norm_job *job = rn->job;
     const sn_plan *p = &job->plan;
-    ptrdiff_t first = batch * SN_ROWS_BATCH, count = min_ptrdiff(SN_ROWS_BATCH, p->groups - first);
+    ptrdiff_t first = batch * rn->batch, count = min_ptrdiff(rn->batch, p->groups - first);
     sn_offsets g[SN_ROWS_BATCH];
     float shift[SN_ROWS_BATCH] = { 0.0f };
     sn_moments m[SN_ROWS_BATCH];
