@@ -55,6 +55,7 @@ typedef struct lanes {
     sn_moments *total, *unit;
     double *sums;  /* 2 per lane: a unit's pass 2 sums */
     float *center; /* a unit's provisional centers */
+    float *a, *b;  /* folded constants of the normalization (col_scale_shift) */
 } lanes;
 
 /* For the per-row helpers of the loop nests. */

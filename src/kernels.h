@@ -145,6 +145,16 @@ typedef void (*sn_col_normalize_f32_fn)(const float *x, ptrdiff_t x_stride, floa
                                         const float *bias, ptrdiff_t param_row_step,
                                         ptrdiff_t param_col_step, int stream);
 
+/* The panel normalization with each column's constants folded:
+ * y[i][j] = (x[i][j] - center[j]) * a[j] + b[j] (one fused multiply-add where
+ * the ISA has it), for panels whose parameters do not vary along the rows:
+ * four streams a vector instead of the six of col_normalize. stream as for
+ * row_normalize. */
+typedef void (*sn_col_scale_shift_f32_fn)(const float *x, ptrdiff_t x_stride, float *y,
+                                          ptrdiff_t y_stride, size_t rows, size_t width,
+                                          const float *center, const float *a, const float *b,
+                                          int stream);
+
 /* Orders the calling thread's streamed stores (row_normalize's stream) before
  * its later stores and before any other thread reads them; a no-op for
  * kernels that never stream. */
@@ -156,6 +166,7 @@ typedef struct sn_kernels {
     sn_col_moments_f32_fn col_moments_f32;
     sn_col_deviation_sums_f32_fn col_deviation_sums_f32;
     sn_col_normalize_f32_fn col_normalize_f32;
+    sn_col_scale_shift_f32_fn col_scale_shift_f32;
     sn_store_fence_fn store_fence;
 } sn_kernels;
 
@@ -178,6 +189,10 @@ typedef struct sn_kernels {
                                     const float *rstd, const float *scale,                   \
                                     const float *bias, ptrdiff_t param_row_step,             \
                                     ptrdiff_t param_col_step, int stream);                   \
+    void sn_col_scale_shift_f32_##isa(const float *x, ptrdiff_t x_stride, float *y,          \
+                                      ptrdiff_t y_stride, size_t rows, size_t width,         \
+                                      const float *center, const float *a, const float *b,   \
+                                      int stream);                                           \
     void sn_store_fence_##isa(void);                                                         \
     extern const sn_kernels sn_kernels_##isa;
 
@@ -193,6 +208,7 @@ SN_DECLARE_KERNELS(neon)
         sn_col_moments_f32_##isa,                                                            \
         sn_col_deviation_sums_f32_##isa,                                                     \
         sn_col_normalize_f32_##isa,                                                          \
+        sn_col_scale_shift_f32_##isa,                                                        \
         sn_store_fence_##isa,                                                                \
     };
 

@@ -15,7 +15,7 @@
 size_t sn_lanes_bytes(ptrdiff_t count)
 {
     size_t bytes =
-        (size_t)count * (5 * sizeof(float) + 2 * sizeof(sn_moments) + 2 * sizeof(double));
+        (size_t)count * (7 * sizeof(float) + 2 * sizeof(sn_moments) + 2 * sizeof(double));
     return (bytes + 63) / 64 * 64;
 }
 
@@ -30,6 +30,8 @@ lanes sn_lanes_at(void *memory, ptrdiff_t count)
     l.mean = l.shift + count;
     l.rstd = l.mean + count;
     l.center = l.rstd + count;
+    l.a = l.center + count;
+    l.b = l.a + count;
     return l;
 }
 
@@ -135,6 +137,9 @@ static void panel_unit_moments(const run *rn, const panel *pn, ptrdiff_t u, cons
     }
 }
 
+/* Rows from which a normalization call folds its lanes' constants. */
+#define SN_FOLD_MIN_ROWS 4
+
 /* Normalizes rows [begin, end) of run r of a panel; padded rows and lanes are
  * zeroed when the plan asks for it. */
 static void panel_normalize_part(const run *rn, const panel *pn, ptrdiff_t r, ptrdiff_t begin,
@@ -150,8 +155,23 @@ static void panel_normalize_part(const run *rn, const panel *pn, ptrdiff_t r, pt
     const float *x = pn->x + at.x;
     float *y = pn->y + at.y;
     /* Whole rows across every lane: memory is written in order. */
-    if (stop > begin) {
-        ptrdiff_t param = pn->g.param + at.param + begin * rows_axis->param_stride;
+    ptrdiff_t param = pn->g.param + at.param + begin * rows_axis->param_stride;
+    if (stop - begin >= SN_FOLD_MIN_ROWS && rows_axis->param_stride == 0) {
+        /* Parameters constant down the rows: fold each lane's constants once,
+         * y = (x - shift) * a + b with a = rstd * scale and b = bias - mean *
+         * a, in double (the mean here is the residual below the float shift,
+         * so its product stays exact enough). */
+        for (ptrdiff_t j = 0; j < p->lane.dim; j++) {
+            ptrdiff_t at_j = param + j * p->lane.param_stride;
+            double a = (double)l->rstd[j] * (job->scale ? (double)job->scale[at_j] : 1.0);
+            l->a[j] = (float)a;
+            l->b[j] = (float)((job->bias ? (double)job->bias[at_j] : 0.0) - (double)l->mean[j] * a);
+        }
+        job->kernels->col_scale_shift_f32(x + begin * rows_axis->x_stride, rows_axis->x_stride,
+                                          y + begin * rows_axis->y_stride, rows_axis->y_stride,
+                                          (size_t)(stop - begin), (size_t)p->lane.dim, l->shift,
+                                          l->a, l->b, rn->stream);
+    } else if (stop > begin) {
         job->kernels->col_normalize_f32(
             x + begin * rows_axis->x_stride, rows_axis->x_stride,
             y + begin * rows_axis->y_stride, rows_axis->y_stride, (size_t)(stop - begin),

@@ -299,3 +299,44 @@ void sn_col_normalize_f32_avx512(const float *x, ptrdiff_t x_stride, float *y,
         col_broadcast(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, scale, bias,
                       param_row_step, stream);
 }
+
+/* The lanes of `mask` of one panel row, folded constants. */
+static inline __m512 scale_shift16(const float *x, size_t j, __mmask16 mask, const float *center,
+                                   const float *a, const float *b)
+{
+    return _mm512_fmadd_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, x + j),
+                                         _mm512_maskz_loadu_ps(mask, center + j)),
+                           _mm512_maskz_loadu_ps(mask, a + j),
+                           _mm512_maskz_loadu_ps(mask, b + j));
+}
+
+void sn_col_scale_shift_f32_avx512(const float *x, ptrdiff_t x_stride, float *y,
+                                   ptrdiff_t y_stride, size_t rows, size_t width,
+                                   const float *center, const float *a, const float *b,
+                                   int stream)
+{
+    for (size_t i = 0; i < rows; i++) {
+        const float *xr = x + (ptrdiff_t)i * x_stride;
+        float *yr = y + (ptrdiff_t)i * y_stride;
+        /* A masked head aligns the full-vector stores (see col_row). */
+        size_t j = ((64 - (uintptr_t)yr % 64) % 64) / sizeof(float);
+        if (j > width)
+            j = width;
+        if (j > 0)
+            _mm512_mask_storeu_ps(yr, lane_mask(j),
+                                  scale_shift16(xr, 0, lane_mask(j), center, a, b));
+        for (; j + 16 <= width; j += 16) {
+            __m512 v = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + j),
+                                                     _mm512_loadu_ps(center + j)),
+                                       _mm512_loadu_ps(a + j), _mm512_loadu_ps(b + j));
+            if (stream)
+                _mm512_stream_ps(yr + j, v);
+            else
+                _mm512_storeu_ps(yr + j, v);
+        }
+        if (j < width) {
+            __mmask16 tail = lane_mask(width - j);
+            _mm512_mask_storeu_ps(yr + j, tail, scale_shift16(xr, j, tail, center, a, b));
+        }
+    }
+}

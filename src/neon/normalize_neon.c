@@ -254,3 +254,21 @@ void sn_col_normalize_f32_neon(const float *x, ptrdiff_t x_stride, float *y,
         col_broadcast(x, x_stride, y, y_stride, rows, width, shift, mean, rstd, scale, bias,
                       param_row_step);
 }
+
+void sn_col_scale_shift_f32_neon(const float *x, ptrdiff_t x_stride, float *y, ptrdiff_t y_stride,
+                                 size_t rows, size_t width, const float *center, const float *a,
+                                 const float *b, int stream)
+{
+    (void)stream; /* as in row_normalize */
+    for (size_t i = 0; i < rows; i++) {
+        const float *xr = x + (ptrdiff_t)i * x_stride;
+        float *yr = y + (ptrdiff_t)i * y_stride;
+        size_t j = 0;
+        for (; j + 4 <= width; j += 4)
+            vst1q_f32(yr + j, vfmaq_f32(vld1q_f32(b + j),
+                                        vsubq_f32(vld1q_f32(xr + j), vld1q_f32(center + j)),
+                                        vld1q_f32(a + j)));
+        for (; j < width; j++)
+            yr[j] = fmaf(xr[j] - center[j], a[j], b[j]);
+    }
+}

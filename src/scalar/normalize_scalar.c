@@ -1,4 +1,6 @@
 /* Portable normalization kernels: ((x - K) - mean) * rstd, then the affine step. */
+#include <math.h>
+
 #include "../kernels.h"
 
 /* scale[p] and bias[p], each when not NULL. */
@@ -42,5 +44,19 @@ void sn_col_normalize_f32_scalar(const float *x, ptrdiff_t x_stride, float *y,
         for (size_t j = 0; j < width; j++)
             yr[j] = affine(((xr[j] - shift[j]) - mean[j]) * rstd[j], scale, bias,
                            p + (ptrdiff_t)j * param_col_step);
+    }
+}
+
+void sn_col_scale_shift_f32_scalar(const float *x, ptrdiff_t x_stride, float *y,
+                                   ptrdiff_t y_stride, size_t rows, size_t width,
+                                   const float *center, const float *a, const float *b,
+                                   int stream)
+{
+    (void)stream; /* as in row_normalize */
+    for (size_t i = 0; i < rows; i++) {
+        const float *xr = x + (ptrdiff_t)i * x_stride;
+        float *yr = y + (ptrdiff_t)i * y_stride;
+        for (size_t j = 0; j < width; j++)
+            yr[j] = fmaf(xr[j] - center[j], a[j], b[j]);
     }
 }
