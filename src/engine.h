@@ -33,13 +33,15 @@ typedef struct run {
 } run;
 
 /* Single-block groups are reduced a batch at a time (sn_rows_batch_task): up
- * to SN_ROWS_BATCH groups of SN_ROWS_BATCH_BYTES in all. Short rows are
- * computation-bound, and a batch lets their chains of dependent steps
- * overlap; rows from 3 KB up are memory-bound, and normalizing each right
- * after its statistics (batches of one) measured fastest ([8192,1024]: 1624
- * us in batches of four, 1013 us one by one, 1 thread). */
+ * to SN_ROWS_BATCH groups. Work in cache is computation-bound, and a batch
+ * lets the groups' chains of dependent steps overlap ([4,768]: 490 ns one by
+ * one, 405 ns in a batch). Work from memory on rows of SN_ROWS_BATCH_BYTES or
+ * more is memory-bound, and normalizing each row right after its statistics,
+ * while in L1, measured fastest ([8192,1024]: 1624 us in batches of four,
+ * 1013 us one by one, 1 thread); shorter rows fill a batch of those bytes. */
 #define SN_ROWS_BATCH 4
 #define SN_ROWS_BATCH_BYTES 4096
+#define SN_ROWS_IN_CACHE_BYTES ((double)(1 << 20))
 /* COLUMNS: rows one unit of a panel reduces. */
 #define SN_COL_UNIT_ROWS (8 * SN_COL_BLOCK_ROWS)
 
