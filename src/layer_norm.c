@@ -38,8 +38,9 @@ sn_status sn_layer_norm_f32(const float *x, float *y, size_t rows, size_t featur
     if (rows > PTRDIFF_MAX || features > PTRDIFF_MAX)
         return SN_ERR_SIZE_OVERFLOW;
     ptrdiff_t dims[2] = { (ptrdiff_t)rows, (ptrdiff_t)features };
-    sn_tensor xt = sn_tensor_dense((void *)x, SN_FLOAT32, 2, dims);
-    sn_tensor yt = sn_tensor_dense(y, SN_FLOAT32, 2, dims);
+    sn_tensor xt, yt;
+    sn_tensor_dense_into(&xt, (void *)x, SN_FLOAT32, 2, dims);
+    sn_tensor_dense_into(&yt, y, SN_FLOAT32, 2, dims);
     sn_layer_norm_options o = SN_LAYER_NORM_DEFAULTS;
     o.scale = scale;
     o.bias = bias;

@@ -4,6 +4,10 @@
 
 #include "simdnorm.h"
 
+/* sn_tensor_dense, written in place (no struct returned by value). */
+void sn_tensor_dense_into(sn_tensor *t, void *data, sn_dtype dtype, int rank,
+                          const ptrdiff_t *dims);
+
 /* NULL, rank, dims, strides, dtype (float32 only for now), overflow. */
 sn_status sn_check_tensor(const sn_tensor *t);
 sn_status sn_check_same_dims(const sn_tensor *a, const sn_tensor *b);
