@@ -105,7 +105,8 @@ static sn_status run_split(run *rn, int threads)
     ptrdiff_t owners = p->outer_count, width = columns ? p->lane.dim : 1;
     ptrdiff_t items = owners * rn->units;
     rn->partial = malloc((size_t)(items * width) * sizeof *rn->partial);
-    rn->shifts = malloc((size_t)(owners * width) * sizeof *rn->shifts);
+    /* The column kernels load the shifts a vector at a time: whole lines. */
+    rn->shifts = aligned_alloc(64, ((size_t)(owners * width) * sizeof *rn->shifts + 63) / 64 * 64);
     rn->stats = malloc((size_t)p->groups * sizeof *rn->stats);
     if (!rn->partial || !rn->shifts || !rn->stats) {
         free(rn->partial);
@@ -255,7 +256,9 @@ static sn_status execute(run *rn)
                         : p->path == SN_PATH_GATHER ? 3 * (size_t)p->run_length * sizeof(float)
                                                     : 0;
     if (per_thread) {
-        rn->scratch = malloc((size_t)threads * per_thread);
+        /* Cache-line aligned, whole lines: see sn_lanes_bytes. */
+        size_t bytes = ((size_t)threads * per_thread + 63) / 64 * 64;
+        rn->scratch = aligned_alloc(64, bytes);
         if (!rn->scratch)
             return SN_ERR_OUT_OF_MEMORY;
     }
