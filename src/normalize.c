@@ -218,7 +218,7 @@ static const float *prefetch_end(const run *rn)
 /* Run-major splitting keeps the moments of every (group, unit): bound them. */
 #define SN_RUN_MAJOR_MAX_ITEMS (1 << 20)
 
-static sn_status execute(run *rn)
+static sn_status run_job(run *rn)
 {
     const sn_norm_job *job = rn->job;
     const sn_plan *p = &job->plan;
@@ -275,6 +275,53 @@ static sn_status execute(run *rn)
         normalize_for(rn, owners, threads, columns ? sn_columns_task : sn_rows_task);
     }
     free(rn->scratch);
+    return status;
+}
+
+/* How many parameters the plan indexes: 1 + the largest parameter offset. */
+static ptrdiff_t param_extent(const sn_plan *p)
+{
+    ptrdiff_t extent = 1 + (p->lane.dim - 1) * p->lane.param_stride;
+    for (int i = 0; i < p->outer_rank; i++)
+        extent += (p->outer[i].dim - 1) * p->outer[i].param_stride;
+    for (int i = 0; i < p->reduce_rank; i++)
+        extent += (p->reduce[i].dim - 1) * p->reduce[i].param_stride;
+    return extent;
+}
+
+static int off_line(const float *a)
+{
+    return a && (uintptr_t)a % 64 != 0;
+}
+
+/* Scale and bias reached through a cache-line aligned copy when the caller's
+ * arrays are not on a line (NumPy aligns to 16 bytes): the kernels read
+ * parameters a vector at a time, once per group, and a load across two lines
+ * costs twice ([8192,256] with 16-byte aligned parameters: 5-10% slower).
+ * Only where the copy is small next to the work it serves. */
+#define SN_PARAM_COPY_MAX ((ptrdiff_t)1 << 16)
+
+static sn_status execute(run *rn)
+{
+    const sn_norm_job *job = rn->job;
+    const sn_plan *p = &job->plan;
+    ptrdiff_t extent = param_extent(p), padded = (extent + 15) / 16 * 16;
+    if (rn->mode == MODE_STATS || !(off_line(job->scale) || off_line(job->bias)) ||
+        extent > SN_PARAM_COPY_MAX ||
+        (double)p->groups * (double)p->reduce_count < 16.0 * (double)extent)
+        return run_job(rn);
+    float *copy = aligned_alloc(64, 2 * (size_t)padded * sizeof(float));
+    if (!copy) /* the copy is an optimization: without it, the arrays as given */
+        return run_job(rn);
+    sn_norm_job aligned = *job;
+    if (job->scale)
+        aligned.scale = memcpy(copy, job->scale, (size_t)extent * sizeof(float));
+    if (job->bias)
+        aligned.bias = memcpy(copy + padded, job->bias, (size_t)extent * sizeof(float));
+    rn->job = &aligned;
+    sn_status status = run_job(rn);
+    rn->job = job;
+    free(copy);
     return status;
 }
 
