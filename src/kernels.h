@@ -123,9 +123,9 @@ typedef void (*sn_col_moments_f32_fn)(const float *x, ptrdiff_t stride, size_t r
  * the deviations ((x - shift[j]) - center[j]) of column j of a rows x width
  * panel (row i starts at x + i * stride) and of their squares, in float
  * partials of SN_COL_STREAM_ROWS rows folded into double. Rows are walked
- * across the whole width, SN_COL_STREAM_ROWS rows at a time: as many
- * sequential streams as the hardware prefetchers follow (16 measured slower
- * than 8). The caller picks the centers and checks them (sn_center_serves). */
+ * across the whole width, SN_COL_STREAM_ROWS rows at a time: that many
+ * sequential streams in flight, each row read in order. The caller picks the
+ * centers and checks them (sn_center_serves). */
 #define SN_COL_STREAM_ROWS 8
 typedef void (*sn_col_deviation_sums_f32_fn)(const float *x, ptrdiff_t stride, size_t rows,
                                              size_t width, const float *shift,
