@@ -379,6 +379,48 @@ Test(layer_norm, contiguous_entry_point)
  * same rows computed in small calls (plain stores) must give the same bits,
  * with and without parameters, in place, on 1 and 2 threads, with y offset
  * from the vector alignment. */
+Test(layer_norm, parameters_at_any_alignment_give_the_same_bits)
+{
+    tu_begin();
+    tu_rng rng = tu_rng_for("layer_norm.param_alignment");
+    /* Scale and bias off a cache line are read through an aligned copy when
+     * the work is large next to them (normalize.c): the bits must not depend
+     * on where the caller's arrays sit, on either side of that threshold. */
+    const ptrdiff_t shapes[][2] = { { 64, 256 }, { 40, 1000 }, { 3, 256 } };
+    for (int i = 0; i < 3; i++) {
+        ptrdiff_t rows = shapes[i][0], f = shapes[i][1], n = rows * f;
+        /* Room to move each array by up to 15 floats; both start on a line at offset 0. */
+        ptrdiff_t stride = (f + 31) / 16 * 16;
+        float *x = malloc((size_t)n * sizeof(float)), *y = malloc((size_t)n * sizeof(float));
+        float *want = malloc((size_t)n * sizeof(float));
+        float *params = aligned_alloc(64, (size_t)(2 * stride) * sizeof(float));
+        float *source = malloc((size_t)(2 * f) * sizeof(float));
+        cr_assert(x && y && want && params && source, "out of memory");
+        for (ptrdiff_t k = 0; k < n; k++)
+            x[k] = (float)tu_normal(&rng);
+        tu_params(f, source, source + f);
+        for (int offset = 0; offset < 16; offset++) {
+            int bias_offset = offset * 7 % 16;
+            float *scale = params + offset, *bias = params + stride + bias_offset;
+            memcpy(scale, source, (size_t)f * sizeof(float));
+            memcpy(bias, source + f, (size_t)f * sizeof(float));
+            sn_status st = sn_layer_norm_f32(x, offset ? y : want, (size_t)rows, (size_t)f, scale,
+                                             bias, 1e-6f);
+            cr_assert(st == SN_OK, "seed=%u isa=%s rows=%td features=%td offset=%d: %s",
+                      tu_seed(), tu_isa_name(), rows, f, offset, sn_status_string(st));
+            cr_assert(offset == 0 || memcmp(y, want, (size_t)n * sizeof(float)) == 0,
+                      "seed=%u isa=%s rows=%td features=%td: scale %d and bias %d floats off "
+                      "a cache line change the result",
+                      tu_seed(), tu_isa_name(), rows, f, offset, bias_offset);
+        }
+        free(x);
+        free(y);
+        free(want);
+        free(params);
+        free(source);
+    }
+}
+
 Test(layer_norm, streaming_stores_for_large_outputs)
 {
     tu_begin();
