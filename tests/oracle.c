@@ -3,7 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-static ptrdiff_t offset_of(const sn_tensor *t, ptrdiff_t index)
+ptrdiff_t oracle_offset(const sn_tensor *t, ptrdiff_t index)
 {
     ptrdiff_t offset = 0;
     for (int i = t->rank - 1; i >= 0; i--) {
@@ -15,7 +15,7 @@ static ptrdiff_t offset_of(const sn_tensor *t, ptrdiff_t index)
 
 float oracle_get(const sn_tensor *t, ptrdiff_t index)
 {
-    return ((const float *)t->data)[offset_of(t, index)];
+    return ((const float *)t->data)[oracle_offset(t, index)];
 }
 
 void oracle_layer_norm(const sn_tensor *x, int axis, const float *scale, const float *bias,

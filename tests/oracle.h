@@ -56,6 +56,8 @@ void oracle_group_norm(const sn_tensor *x, int channel_axis, ptrdiff_t groups, c
                        const float *bias, double epsilon, double *normalized, double *expected,
                        double *mean, double *rstd);
 
+/* Element offset of row-major position `index` of t (its strides applied). */
+ptrdiff_t oracle_offset(const sn_tensor *t, ptrdiff_t index);
 /* Element at row-major position `index` of t. */
 float oracle_get(const sn_tensor *t, ptrdiff_t index);
 

@@ -204,16 +204,6 @@ ptrdiff_t tu_count(int rank, const ptrdiff_t *dims)
     return n;
 }
 
-static ptrdiff_t offset_of(const sn_tensor *t, ptrdiff_t index)
-{
-    ptrdiff_t offset = 0;
-    for (int i = t->rank - 1; i >= 0; i--) {
-        offset += (index % t->dims[i]) * t->strides[i];
-        index /= t->dims[i];
-    }
-    return offset;
-}
-
 tu_view tu_view_new(int rank, const ptrdiff_t *dims, const ptrdiff_t *strides, ptrdiff_t guard)
 {
     tu_view v;
@@ -258,7 +248,7 @@ void tu_view_free(tu_view *v)
 
 float *tu_at(const tu_view *v, ptrdiff_t index)
 {
-    return (float *)v->t.data + offset_of(&v->t, index);
+    return (float *)v->t.data + oracle_offset(&v->t, index);
 }
 
 void tu_format_dims(char *out, size_t size, int rank, const ptrdiff_t *v)
@@ -280,27 +270,16 @@ void tu_format_index(char *out, size_t size, int rank, const ptrdiff_t *dims, pt
     tu_format_dims(out, size, rank, at);
 }
 
+/* A group is a position over the axes other than the reduced ones: the
+ * parameter helpers below with the complementary mask. */
 ptrdiff_t tu_group_of(int rank, const ptrdiff_t *dims, int axis, ptrdiff_t index)
 {
-    ptrdiff_t group = 0, weight = 1;
-    for (int i = rank - 1; i >= 0; i--) {
-        ptrdiff_t k = index % dims[i];
-        index /= dims[i];
-        if (i == axis)
-            continue;
-        group += k * weight;
-        weight *= dims[i];
-    }
-    return group;
+    return tu_param_index(rank, dims, ~(1u << axis), index);
 }
 
 ptrdiff_t tu_group_count(int rank, const ptrdiff_t *dims, int axis)
 {
-    ptrdiff_t groups = 1;
-    for (int i = 0; i < rank; i++)
-        if (i != axis)
-            groups *= dims[i];
-    return groups;
+    return tu_groups_of(rank, dims, 1u << axis);
 }
 
 void tu_fill_normal(tu_rng *rng, tu_view *v, double mean, double std)
@@ -453,7 +432,7 @@ static void assert_outside_untouched(const subject *s, const tu_view *v, const s
     cr_assert(inside, "out of memory");
     ptrdiff_t base = (float *)view->data - v->alloc;
     for (ptrdiff_t i = 0; i < n; i++)
-        inside[base + offset_of(view, i)] = 1;
+        inside[base + oracle_offset(view, i)] = 1;
     ptrdiff_t bad = -1;
     float canary = tu_canary();
     for (ptrdiff_t i = 0; i < v->size && bad < 0; i++)
@@ -855,11 +834,7 @@ ptrdiff_t tu_param_index(int rank, const ptrdiff_t *dims, unsigned mask, ptrdiff
 
 ptrdiff_t tu_groups_of(int rank, const ptrdiff_t *dims, unsigned reduce)
 {
-    ptrdiff_t n = 1;
-    for (int i = 0; i < rank; i++)
-        if (!(reduce >> i & 1u))
-            n *= dims[i];
-    return n;
+    return tu_param_count(rank, dims, ~reduce);
 }
 
 tu_norm_case tu_norm_case_new(const char *label, int index, int rank, const ptrdiff_t *dims,
