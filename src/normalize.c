@@ -105,8 +105,8 @@ static sn_status run_split(run *rn, int threads)
     ptrdiff_t owners = p->outer_count, width = columns ? p->lane.dim : 1;
     ptrdiff_t items = owners * rn->units;
     rn->partial = malloc((size_t)(items * width) * sizeof *rn->partial);
-    /* The column kernels load the shifts a vector at a time: whole lines. */
-    rn->shifts = aligned_alloc(64, ((size_t)(owners * width) * sizeof *rn->shifts + 63) / 64 * 64);
+    /* The column kernels load the shifts a vector at a time. */
+    rn->shifts = alloc_lines((size_t)(owners * width) * sizeof *rn->shifts);
     rn->stats = malloc((size_t)p->groups * sizeof *rn->stats);
     if (!rn->partial || !rn->shifts || !rn->stats) {
         free(rn->partial);
@@ -256,9 +256,7 @@ static sn_status run_job(run *rn)
                         : p->path == SN_PATH_GATHER ? 3 * (size_t)p->run_length * sizeof(float)
                                                     : 0;
     if (per_thread) {
-        /* Cache-line aligned, whole lines: see sn_lanes_bytes. */
-        size_t bytes = ((size_t)threads * per_thread + 63) / 64 * 64;
-        rn->scratch = aligned_alloc(64, bytes);
+        rn->scratch = alloc_lines((size_t)threads * per_thread);
         if (!rn->scratch)
             return SN_ERR_OUT_OF_MEMORY;
     }
@@ -305,19 +303,20 @@ static sn_status execute(run *rn)
 {
     const sn_norm_job *job = rn->job;
     const sn_plan *p = &job->plan;
-    ptrdiff_t extent = param_extent(p), padded = (extent + 15) / 16 * 16;
+    ptrdiff_t extent = param_extent(p);
+    size_t bytes = line_bytes((size_t)extent * sizeof(float));
     if (rn->mode == MODE_STATS || !(off_line(job->scale) || off_line(job->bias)) ||
         extent > SN_PARAM_COPY_MAX ||
         (double)p->groups * (double)p->reduce_count < 16.0 * (double)extent)
         return run_job(rn);
-    float *copy = aligned_alloc(64, 2 * (size_t)padded * sizeof(float));
+    float *copy = alloc_lines(2 * bytes);
     if (!copy) /* the copy is an optimization: without it, the arrays as given */
         return run_job(rn);
     sn_norm_job aligned = *job;
     if (job->scale)
         aligned.scale = memcpy(copy, job->scale, (size_t)extent * sizeof(float));
     if (job->bias)
-        aligned.bias = memcpy(copy + padded, job->bias, (size_t)extent * sizeof(float));
+        aligned.bias = memcpy((char *)copy + bytes, job->bias, (size_t)extent * sizeof(float));
     rn->job = &aligned;
     sn_status status = run_job(rn);
     rn->job = job;

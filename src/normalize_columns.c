@@ -10,16 +10,8 @@
  * blocks of SN_COL_BLOCK_ROWS rows and SN_COL_BLOCK_WIDTH lanes; units are
  * merged in order. */
 
-/* Every lane array starts on a cache line (the scratch itself is
- * 64-byte aligned): the kernels load them a vector at a time, and a load that
- * splits two lines costs twice (the AVX-512 column normalization ran at half
- * speed on 16-byte aligned arrays). Whole lines also keep each thread's
- * arrays off its neighbours' lines. */
-static size_t line_bytes(size_t bytes)
-{
-    return (bytes + 63) / 64 * 64;
-}
-
+/* Every lane array starts on a cache line (line_bytes; the scratch itself
+ * comes from alloc_lines). */
 size_t sn_lanes_bytes(ptrdiff_t count)
 {
     size_t n = (size_t)count;
