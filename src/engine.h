@@ -22,6 +22,7 @@ typedef struct run {
     sn_group_moments *moments_out;   /* MODE_STATS: by group index */
     const sn_group_norm *given;      /* MODE_APPLY: by group index */
     ptrdiff_t blocks;        /* units per run: row blocks (ROWS) or row units (COLUMNS) */
+    ptrdiff_t unit_rows;     /* COLUMNS: rows of a unit (sn_col_unit_rows) */
     ptrdiff_t units;         /* runs * blocks: the fixed pieces a group is reduced in */
     int run_major;           /* split items walk units outside groups (memory order) */
     sn_moments *partial;     /* split: moments of every (group or panel, unit[, lane]) */
@@ -44,8 +45,23 @@ typedef struct run {
 #define SN_ROWS_BATCH 4
 #define SN_ROWS_BATCH_BYTES 4096
 #define SN_ROWS_IN_CACHE_BYTES ((double)(1 << 20))
-/* COLUMNS: rows one unit of a panel reduces. */
-#define SN_COL_UNIT_ROWS (8 * SN_COL_BLOCK_ROWS)
+/* COLUMNS: rows one unit of a panel reduces. Each unit takes its centers
+ * from its first SN_COL_CENTER_ROWS rows (16 of them: reading those twice
+ * costs 6% of a 256-row unit, 25% of a 64-row one), and each unit's moments
+ * are kept per lane until the panel's are merged: a run is cut into at most
+ * SN_COL_MAX_UNITS units, whole multiples of the kernel's row steps. The
+ * size depends on the run's length only, never on the thread count, so that
+ * split and unsplit panels merge the same units. */
+#define SN_COL_MIN_UNIT_ROWS 256
+#define SN_COL_MAX_UNITS 64
+#define SN_COL_CENTER_ROWS 16
+
+static inline ptrdiff_t sn_col_unit_rows(ptrdiff_t run_length)
+{
+    ptrdiff_t rows = (run_length + SN_COL_MAX_UNITS - 1) / SN_COL_MAX_UNITS;
+    rows = (rows + SN_COL_STREAM_ROWS - 1) / SN_COL_STREAM_ROWS * SN_COL_STREAM_ROWS;
+    return rows > SN_COL_MIN_UNIT_ROWS ? rows : SN_COL_MIN_UNIT_ROWS;
+}
 
 typedef struct panel {
     sn_offsets g;   /* the panel's outer position */

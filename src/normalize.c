@@ -227,7 +227,8 @@ static sn_status run_job(run *rn)
     if (p->reduce_count == 0)
         return empty_groups(rn);
     int columns = p->path == SN_PATH_COLUMNS;
-    ptrdiff_t unit = columns ? SN_COL_UNIT_ROWS : SN_ROW_BLOCK;
+    rn->unit_rows = columns ? sn_col_unit_rows(p->run_length) : 0;
+    ptrdiff_t unit = columns ? rn->unit_rows : SN_ROW_BLOCK;
     rn->blocks = (p->run_length + unit - 1) / unit;
     rn->units = p->runs * rn->blocks;
     double per_group = p->reduce_count > 0 ? (double)p->reduce_count : 1.0;
@@ -334,7 +335,7 @@ static sn_status start(const sn_norm_job *job, mode mode, sn_group_moments *mome
     rn.mode = mode;
     rn.moments_out = moments_out;
     rn.given = given;
-    rn.blocks = rn.units = rn.batch = 0;
+    rn.blocks = rn.units = rn.unit_rows = rn.batch = 0;
     rn.run_major = rn.stream = 0;
     rn.partial = NULL;
     rn.stats = NULL;

@@ -4,7 +4,7 @@
 
 /* A panel is one outer position with all the groups of the lane axis. Rows
  * (steps of the last reduced axis) are walked in order, each row across all
- * lanes, so memory is read row after row. A unit is SN_COL_UNIT_ROWS rows of
+ * lanes, so memory is read row after row. A unit is sn_col_unit_rows rows of
  * one run: its moments come from one pass 2 around centers from its first
  * rows, or for lanes where that cannot serve from the two-pass kernel over
  * blocks of SN_COL_BLOCK_ROWS rows and SN_COL_BLOCK_WIDTH lanes; units are
@@ -68,9 +68,6 @@ void sn_panel_shift(const sn_norm_job *job, const panel *pn, float *shift)
     }
 }
 
-/* Rows of a unit whose mean gives its provisional centers. */
-#define SN_COL_CENTER_ROWS 16
-
 /* Moments of unit u of a panel, one per lane, into out: pass 2 over the
  * unit's rows across every lane around the centers of its first rows (the
  * recipe of long rows, kernels.h), and for each chunk of lanes where a center
@@ -84,8 +81,8 @@ static void panel_unit_moments(const run *rn, const panel *pn, ptrdiff_t u, cons
     const ptrdiff_t stride = run_axis(p)->x_stride, width = p->lane.dim;
     sn_offsets at;
     run_position(p, u / rn->blocks, &at);
-    ptrdiff_t begin = (u % rn->blocks) * SN_COL_UNIT_ROWS;
-    ptrdiff_t end = min_ptrdiff(valid_length(p, &pn->g, &at), begin + SN_COL_UNIT_ROWS);
+    ptrdiff_t begin = (u % rn->blocks) * rn->unit_rows;
+    ptrdiff_t end = min_ptrdiff(valid_length(p, &pn->g, &at), begin + rn->unit_rows);
     for (ptrdiff_t j = 0; j < width; j++)
         out[j] = sn_moments_empty();
     if (end <= begin)
@@ -257,8 +254,8 @@ void sn_columns_split_normalize_task(void *context, ptrdiff_t item, int thread)
         l.mean[j] = s->mean;
         l.rstd[j] = s->rstd;
     }
-    ptrdiff_t begin = (u % rn->blocks) * SN_COL_UNIT_ROWS;
+    ptrdiff_t begin = (u % rn->blocks) * rn->unit_rows;
     panel_normalize_part(rn, &pn, u / rn->blocks, begin,
-                         min_ptrdiff(begin + SN_COL_UNIT_ROWS, p->run_length), &l);
+                         min_ptrdiff(begin + rn->unit_rows, p->run_length), &l);
 }
 
