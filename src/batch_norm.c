@@ -12,6 +12,7 @@
 #include "dispatch.h"
 #include "error.h"
 #include "normalize.h"
+#include "scratch.h"
 #include "tensor.h"
 
 sn_batch_norm_options sn_batch_norm_defaults(sn_batch_norm_preset preset)
@@ -196,19 +197,21 @@ sn_status sn_batch_norm(const sn_tensor *x, const sn_tensor *y, sn_batch_norm_st
     job.epsilon = o->epsilon;
     job.mean_out = job.rstd_out = NULL;
 
-    /* One allocation: batch moments, new running stats, folded parameters. */
-    size_t f = (size_t)features;
-    char *memory = malloc(f * (sizeof(sn_group_moments) + sizeof(sn_group_norm) +
-                               sizeof(feature_stats) + 2 * sizeof(float)) + 1);
+    /* One block: folded parameters (each on its own lines: the kernels load
+     * them a vector at a time), batch moments, new running stats. */
+    size_t f = (size_t)features, params = sn_line_bytes(f * sizeof(float));
+    char *memory = sn_scratch_alloc(2 * params + f * (sizeof(sn_group_moments) +
+                                                      sizeof(sn_group_norm) +
+                                                      sizeof(feature_stats)));
     if (!memory)
         return SN_ERR_OUT_OF_MEMORY;
-    sn_group_moments *moments = (sn_group_moments *)memory;
+    float *a = (float *)memory, *b = (float *)(memory + params);
+    sn_group_moments *moments = (sn_group_moments *)(memory + 2 * params);
     feature_stats *running = (feature_stats *)(moments + f);
     sn_group_norm *groups = (sn_group_norm *)(running + f);
-    float *a = (float *)(groups + f), *b = a + f;
 
     if (need_batch && (status = sn_run_stats(&job, moments)) != SN_OK) {
-        free(memory);
+        sn_scratch_free(memory);
         return status;
     }
     for (ptrdiff_t i = 0; i < features; i++) {
@@ -249,6 +252,6 @@ sn_status sn_batch_norm(const sn_tensor *x, const sn_tensor *y, sn_batch_norm_st
             state->running_mean[i] = (float)running[i].mean;
             state->running_var[i] = (float)running[i].var;
         }
-    free(memory);
+    sn_scratch_free(memory);
     return status;
 }

@@ -10,6 +10,7 @@
 
 #include "normalize.h"
 #include "parallel.h"
+#include "scratch.h"
 
 /* How a run treats each group: statistics and normalization fused (layer and
  * generic norm), statistics only, or normalization with given constants
@@ -46,21 +47,26 @@ typedef struct run {
 #define SN_ROWS_BATCH_BYTES 4096
 #define SN_ROWS_IN_CACHE_BYTES ((double)(1 << 20))
 /* COLUMNS: rows one unit of a panel reduces. Each unit takes its centers
- * from its first SN_COL_CENTER_ROWS rows (16 of them: reading those twice
- * costs 6% of a 256-row unit, 25% of a 64-row one), and each unit's moments
- * are kept per lane until the panel's are merged: a run is cut into at most
- * SN_COL_MAX_UNITS units, whole multiples of the kernel's row steps. The
- * size depends on the run's length only, never on the thread count, so that
- * split and unsplit panels merge the same units. */
-#define SN_COL_MIN_UNIT_ROWS 256
-#define SN_COL_MAX_UNITS 64
+ * from its first SN_COL_CENTER_ROWS rows (reading those twice costs 6% of a
+ * 256-row unit, 25% of a 64-row one), and each unit's moments are kept per
+ * lane until the panel's are merged. A run is cut into a power of two of
+ * units, at most SN_COL_MAX_UNITS, of about SN_COL_UNIT_ROWS rows (128 to
+ * 256) in whole row steps of the kernels: a split panel's units then divide
+ * evenly among 2, 4, 8 ... threads (25 units on 2 threads left one idle 8% of
+ * the time). The size depends on the run's length only, never on the thread
+ * count, so that split and unsplit panels merge the same units. */
+#define SN_COL_UNIT_ROWS 256
+#define SN_COL_MAX_UNITS 32
 #define SN_COL_CENTER_ROWS 16
 
 static inline ptrdiff_t sn_col_unit_rows(ptrdiff_t run_length)
 {
-    ptrdiff_t rows = (run_length + SN_COL_MAX_UNITS - 1) / SN_COL_MAX_UNITS;
+    ptrdiff_t units = 1;
+    while (units < SN_COL_MAX_UNITS && units * SN_COL_UNIT_ROWS < run_length)
+        units *= 2;
+    ptrdiff_t rows = (run_length + units - 1) / units;
     rows = (rows + SN_COL_STREAM_ROWS - 1) / SN_COL_STREAM_ROWS * SN_COL_STREAM_ROWS;
-    return rows > SN_COL_MIN_UNIT_ROWS ? rows : SN_COL_MIN_UNIT_ROWS;
+    return rows > 0 ? rows : SN_COL_STREAM_ROWS;
 }
 
 typedef struct panel {
@@ -79,18 +85,10 @@ typedef struct lanes {
 } lanes;
 
 /* Memory the kernels load a vector at a time is allocated and laid out in
- * whole cache lines: a load that splits two lines costs twice (the AVX-512
- * column normalization ran at half speed on 16-byte aligned arrays), and
- * whole lines keep each thread's arrays off its neighbours' lines. */
-static inline size_t line_bytes(size_t bytes)
-{
-    return (bytes + 63) / 64 * 64;
-}
-
-static inline void *alloc_lines(size_t bytes)
-{
-    return aligned_alloc(64, line_bytes(bytes));
-}
+ * whole cache lines (sn_scratch_alloc, sn_line_bytes): a load that splits
+ * two lines costs twice (the AVX-512 column normalization ran at half speed
+ * on 16-byte aligned arrays), and whole lines keep each thread's arrays off
+ * its neighbours' lines. */
 
 /* For the per-row helpers of the loop nests. */
 #define SN_ENGINE_INLINE static inline __attribute__((always_inline))

@@ -104,16 +104,17 @@ static sn_status run_split(run *rn, int threads)
     int columns = p->path == SN_PATH_COLUMNS;
     ptrdiff_t owners = p->outer_count, width = columns ? p->lane.dim : 1;
     ptrdiff_t items = owners * rn->units;
-    rn->partial = malloc((size_t)(items * width) * sizeof *rn->partial);
-    /* The column kernels load the shifts a vector at a time. */
-    rn->shifts = alloc_lines((size_t)(owners * width) * sizeof *rn->shifts);
-    rn->stats = malloc((size_t)p->groups * sizeof *rn->stats);
-    if (!rn->partial || !rn->shifts || !rn->stats) {
-        free(rn->partial);
-        free(rn->shifts);
-        free(rn->stats);
+    /* One block: the partial moments, the shifts (the column kernels load
+     * them a vector at a time) and the groups' constants, each on its lines. */
+    size_t partial_bytes = sn_line_bytes((size_t)(items * width) * sizeof *rn->partial);
+    size_t shifts_bytes = sn_line_bytes((size_t)(owners * width) * sizeof *rn->shifts);
+    char *memory = sn_scratch_alloc(partial_bytes + shifts_bytes +
+                                    (size_t)p->groups * sizeof *rn->stats);
+    if (!memory)
         return SN_ERR_OUT_OF_MEMORY;
-    }
+    rn->partial = (sn_moments *)memory;
+    rn->shifts = (float *)(memory + partial_bytes);
+    rn->stats = (sn_group_norm *)(memory + partial_bytes + shifts_bytes);
     if (rn->mode != MODE_APPLY) {
         for (ptrdiff_t o = 0; o < owners; o++) {
             if (columns) {
@@ -157,9 +158,7 @@ static sn_status run_split(run *rn, int threads)
     if (rn->mode != MODE_STATS)
         normalize_for(rn, items, threads,
                       columns ? sn_columns_split_normalize_task : sn_rows_split_normalize_task);
-    free(rn->partial);
-    free(rn->shifts);
-    free(rn->stats);
+    sn_scratch_free(memory);
     return SN_OK;
 }
 
@@ -257,7 +256,7 @@ static sn_status run_job(run *rn)
                         : p->path == SN_PATH_GATHER ? 3 * (size_t)p->run_length * sizeof(float)
                                                     : 0;
     if (per_thread) {
-        rn->scratch = alloc_lines((size_t)threads * per_thread);
+        rn->scratch = sn_scratch_alloc((size_t)threads * per_thread);
         if (!rn->scratch)
             return SN_ERR_OUT_OF_MEMORY;
     }
@@ -273,7 +272,7 @@ static sn_status run_job(run *rn)
     } else {
         normalize_for(rn, owners, threads, columns ? sn_columns_task : sn_rows_task);
     }
-    free(rn->scratch);
+    sn_scratch_free(rn->scratch);
     return status;
 }
 
@@ -305,12 +304,12 @@ static sn_status execute(run *rn)
     const sn_norm_job *job = rn->job;
     const sn_plan *p = &job->plan;
     ptrdiff_t extent = param_extent(p);
-    size_t bytes = line_bytes((size_t)extent * sizeof(float));
+    size_t bytes = sn_line_bytes((size_t)extent * sizeof(float));
     if (rn->mode == MODE_STATS || !(off_line(job->scale) || off_line(job->bias)) ||
         extent > SN_PARAM_COPY_MAX ||
         (double)p->groups * (double)p->reduce_count < 16.0 * (double)extent)
         return run_job(rn);
-    float *copy = alloc_lines(2 * bytes);
+    float *copy = sn_scratch_alloc(2 * bytes);
     if (!copy) /* the copy is an optimization: without it, the arrays as given */
         return run_job(rn);
     sn_norm_job aligned = *job;
@@ -321,7 +320,7 @@ static sn_status execute(run *rn)
     rn->job = &aligned;
     sn_status status = run_job(rn);
     rn->job = job;
-    free(copy);
+    sn_scratch_free(copy);
     return status;
 }
 

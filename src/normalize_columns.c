@@ -11,24 +11,24 @@
  * merged in order. */
 
 /* Every lane array starts on a cache line (line_bytes; the scratch itself
- * comes from alloc_lines). */
+ * comes from sn_scratch_alloc). */
 size_t sn_lanes_bytes(ptrdiff_t count)
 {
     size_t n = (size_t)count;
-    return 2 * line_bytes(n * sizeof(sn_moments)) + line_bytes(2 * n * sizeof(double)) +
-           7 * line_bytes(n * sizeof(float));
+    return 2 * sn_line_bytes(n * sizeof(sn_moments)) + sn_line_bytes(2 * n * sizeof(double)) +
+           7 * sn_line_bytes(n * sizeof(float));
 }
 
 lanes sn_lanes_at(void *memory, ptrdiff_t count)
 {
-    size_t n = (size_t)count, moments = line_bytes(n * sizeof(sn_moments));
-    size_t floats = line_bytes(n * sizeof(float));
+    size_t n = (size_t)count, moments = sn_line_bytes(n * sizeof(sn_moments));
+    size_t floats = sn_line_bytes(n * sizeof(float));
     char *at = memory;
     lanes l;
     l.total = (sn_moments *)at;
     l.unit = (sn_moments *)(at += moments);
     l.sums = (double *)(at += moments);
-    at += line_bytes(2 * n * sizeof(double));
+    at += sn_line_bytes(2 * n * sizeof(double));
     float **arrays[] = { &l.shift_in, &l.shift, &l.mean, &l.rstd, &l.center, &l.a, &l.b };
     for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++, at += floats)
         *arrays[i] = (float *)at;

@@ -1,7 +1,11 @@
 /* Determinism: for the ISA under test, outputs (y, mean, rstd) are bitwise
  * identical for 1, 2, 3 and 8 threads and across repeated runs, on a shape
  * for every path: many rows, long rows (split reduction), columns, gather. */
+#include <stdint.h>
+#include <string.h>
+
 #include "dispatch.h"
+#include "scratch.h"
 #include "testutil.h"
 
 typedef struct det_shape {
@@ -103,4 +107,29 @@ Test(determinism, small_problems_stay_on_one_thread)
     cr_assert(used == 1, "isa=%s threads=8: a [1,768] problem would use %d threads",
               tu_isa_name(), used);
     sn_set_num_threads(0);
+}
+
+Test(determinism, working_memory_is_kept_between_calls)
+{
+    tu_begin();
+    /* Calls reuse the blocks earlier calls freed (scratch.h): aligned to a
+     * line, the smallest kept block that fits, and a block is never handed
+     * out twice. The repeated runs above check that reused memory, full of
+     * an earlier call's values, changes no result. */
+    sn_scratch_release();
+    char *a = sn_scratch_alloc(1000), *b = sn_scratch_alloc(300000);
+    cr_assert(a && b && a != b, "sn_scratch_alloc failed");
+    cr_assert((uintptr_t)a % 64 == 0 && (uintptr_t)b % 64 == 0, "blocks not on a cache line");
+    memset(a, 1, 1000);
+    memset(b, 2, 300000);
+    sn_scratch_free(b);
+    sn_scratch_free(a);
+    char *small = sn_scratch_alloc(900), *large = sn_scratch_alloc(200000);
+    cr_assert(small == a, "a 900-byte request did not reuse the kept 1000-byte block");
+    cr_assert(large == b, "a 200000-byte request did not reuse the kept 300000-byte block");
+    char *other = sn_scratch_alloc(900);
+    cr_assert(other && other != small && other != large, "a block was handed out twice");
+    sn_scratch_free(other);
+    sn_scratch_free(large);
+    sn_scratch_free(small);
 }
