@@ -149,6 +149,9 @@ static inline ptrdiff_t valid_length(const sn_plan *p, const sn_offsets *group, 
     return t >= 0 && t >= length ? 0 : p->run_length;
 }
 
+/* Items [begin, end) of a region on one thread (normalize.c's share_task). */
+typedef void (*sn_range_fn)(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread);
+
 /* normalize.c */
 sn_group_norm sn_group_constants(const run *rn, ptrdiff_t group, float shift, const sn_moments *m);
 void sn_split_item(const run *rn, ptrdiff_t owners, ptrdiff_t item, ptrdiff_t *owner,
@@ -167,7 +170,7 @@ lanes sn_lanes_at(void *memory, ptrdiff_t count);
 panel sn_panel_at(const sn_norm_job *job, ptrdiff_t index);
 void sn_panel_shift(const sn_norm_job *job, const panel *pn, float *shift);
 int sn_panel_finish(run *rn, const panel *pn, lanes *l);
-void sn_columns_task(void *context, ptrdiff_t index, int thread);
+void sn_columns_range(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread);
 void sn_columns_split_moments_task(void *context, ptrdiff_t item, int thread);
 void sn_columns_split_normalize_task(void *context, ptrdiff_t item, int thread);
 

@@ -47,40 +47,44 @@ sn_group_norm sn_group_constants(const run *rn, ptrdiff_t group, float shift,
     return rn->mode == MODE_APPLY ? rn->given[group] : finish_group(rn->job, group, shift, m);
 }
 
-/* Streamed stores are weakly ordered: each thread fences its own before the
- * join. A fence waits for them to reach memory, so it is paid once per thread
- * and call, not per item (per item, on 768-element rows, it cost more than
- * streaming saved): each thread takes one contiguous range of items, as the
- * static schedule would, and fences at its end. Items are computed as ever. */
-typedef struct streamed {
+/* A normalizing region gives each thread one contiguous range of items, as
+ * the static schedule would: the COLUMNS path works through a range (it
+ * overlaps one panel's moments with the normalization of the one before),
+ * and streamed stores are fenced once per thread and call. Streamed stores
+ * are weakly ordered, and a fence waits for them to reach memory: per item,
+ * on 768-element rows, it cost more than streaming saved. Items are computed
+ * as ever, whatever the ranges. */
+typedef struct share {
     run *rn;
-    sn_task_fn task;
+    sn_task_fn task;           /* per item, or */
+    sn_range_fn range;         /* per range */
     ptrdiff_t count;
     int threads;
-} streamed;
+} share;
 
-static void streamed_task(void *context, ptrdiff_t t, int thread)
+static void share_task(void *context, ptrdiff_t t, int thread)
 {
-    const streamed *c = context;
-    ptrdiff_t end = c->count * (t + 1) / c->threads;
-    for (ptrdiff_t i = c->count * t / c->threads; i < end; i++)
-        c->task(c->rn, i, thread);
-    c->rn->job->kernels->store_fence();
+    const share *c = context;
+    ptrdiff_t begin = c->count * t / c->threads, end = c->count * (t + 1) / c->threads;
+    if (c->range)
+        c->range(c->rn, begin, end, thread);
+    else
+        for (ptrdiff_t i = begin; i < end; i++)
+            c->task(c->rn, i, thread);
+    if (c->rn->stream)
+        c->rn->job->kernels->store_fence();
 }
 
-/* sn_parallel_for of a task that normalizes. */
-static void normalize_for(run *rn, ptrdiff_t count, int threads, sn_task_fn task)
+/* sn_parallel_for of a task (or a range function) that normalizes. */
+static void normalize_for(run *rn, ptrdiff_t count, int threads, sn_task_fn task,
+                          sn_range_fn range)
 {
-    if (!rn->stream) {
-        sn_parallel_for(count, threads, task, rn);
-        return;
-    }
     if (threads > count)
         threads = (int)count;
     if (threads < 1)
         threads = 1;
-    streamed c = { rn, task, count, threads };
-    sn_parallel_for(threads, threads, streamed_task, &c);
+    share c = { rn, task, range, count, threads };
+    sn_parallel_for(threads, threads, share_task, &c);
 }
 
 /* The owner (group or panel) and unit of split item `item`; partial moments
@@ -157,7 +161,8 @@ static sn_status run_split(run *rn, int threads)
     }
     if (rn->mode != MODE_STATS)
         normalize_for(rn, items, threads,
-                      columns ? sn_columns_split_normalize_task : sn_rows_split_normalize_task);
+                      columns ? sn_columns_split_normalize_task : sn_rows_split_normalize_task,
+                      NULL);
     sn_scratch_free(memory);
     return SN_OK;
 }
@@ -268,9 +273,11 @@ static sn_status run_job(run *rn)
         if ((double)p->groups * (double)p->reduce_count * sizeof(float) <= SN_ROWS_IN_CACHE_BYTES)
             fit = SN_ROWS_BATCH;
         rn->batch = fit < 1 ? 1 : fit > SN_ROWS_BATCH ? SN_ROWS_BATCH : fit;
-        normalize_for(rn, (owners + rn->batch - 1) / rn->batch, threads, sn_rows_batch_task);
+        normalize_for(rn, (owners + rn->batch - 1) / rn->batch, threads, sn_rows_batch_task,
+                      NULL);
     } else {
-        normalize_for(rn, owners, threads, columns ? sn_columns_task : sn_rows_task);
+        normalize_for(rn, owners, threads, columns ? NULL : sn_rows_task,
+                      columns ? sn_columns_range : NULL);
     }
     sn_scratch_free(rn->scratch);
     return status;
