@@ -107,11 +107,11 @@ static inline ptrdiff_t min_ptrdiff(ptrdiff_t a, ptrdiff_t b)
  * n elements SN_PREFETCH_DISTANCE past x + skip, the data the walk reaches
  * next (skip 0 for a statistics pass over the block, the block's length for
  * its normalization, which is followed by the next block's statistics);
- * NULL without prefetching or past the end of x. */
+ * NULL without prefetching, for a negative skip, or past the end of x. */
 static inline const float *prefetch_ahead(const run *rn, const float *x, ptrdiff_t skip,
                                           ptrdiff_t n)
 {
-    if (!rn->x_end || rn->x_end - x < skip + SN_PREFETCH_DISTANCE + n)
+    if (!rn->x_end || skip < 0 || rn->x_end - x < skip + SN_PREFETCH_DISTANCE + n)
         return NULL;
     return x + skip + SN_PREFETCH_DISTANCE;
 }
@@ -159,7 +159,7 @@ void sn_split_item(const run *rn, ptrdiff_t owners, ptrdiff_t item, ptrdiff_t *o
 
 /* normalize_rows.c: tasks over groups (or batches of groups, or split items) */
 float sn_group_shift(const sn_norm_job *job, const sn_offsets *g);
-void sn_rows_task(void *context, ptrdiff_t index, int thread);
+void sn_rows_range(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread);
 void sn_rows_batch_task(void *context, ptrdiff_t batch, int thread);
 void sn_rows_split_moments_task(void *context, ptrdiff_t item, int thread);
 void sn_rows_split_normalize_task(void *context, ptrdiff_t item, int thread);

@@ -48,8 +48,9 @@ sn_group_norm sn_group_constants(const run *rn, ptrdiff_t group, float shift,
 }
 
 /* A normalizing region gives each thread one contiguous range of items, as
- * the static schedule would: the COLUMNS path works through a range (it
- * overlaps one panel's moments with the normalization of the one before),
+ * the static schedule would: the ROWS and COLUMNS paths work through a range
+ * (they overlap one group's or panel's moments with the normalization of the
+ * one before),
  * and streamed stores are fenced once per thread and call. Streamed stores
  * are weakly ordered, and a fence waits for them to reach memory: per item,
  * on 768-element rows, it cost more than streaming saved. Items are computed
@@ -276,8 +277,7 @@ static sn_status run_job(run *rn)
         normalize_for(rn, (owners + rn->batch - 1) / rn->batch, threads, sn_rows_batch_task,
                       NULL);
     } else {
-        normalize_for(rn, owners, threads, columns ? NULL : sn_rows_task,
-                      columns ? sn_columns_range : NULL);
+        normalize_for(rn, owners, threads, NULL, columns ? sn_columns_range : sn_rows_range);
     }
     sn_scratch_free(rn->scratch);
     return status;

@@ -54,7 +54,8 @@ SN_ENGINE_INLINE sn_moments unit_moments(const run *rn, const sn_offsets *g, ptr
 
 /* Normalizes elements [begin, end) of run `r` of a group; padded frames are
  * zeroed instead when the plan asks for it. The walk reads next the data
- * `next` elements past the part's start (what the kernel prefetches). */
+ * `next` elements past the part's start (what the kernel prefetches; -1:
+ * nothing). */
 SN_ENGINE_INLINE void normalize_run_part(const run *rn, const sn_offsets *g, ptrdiff_t r,
                                          ptrdiff_t begin, ptrdiff_t end, const sn_group_norm *s,
                                          ptrdiff_t next, float *scratch)
@@ -104,9 +105,9 @@ SN_ENGINE_INLINE void normalize_run_part(const run *rn, const sn_offsets *g, ptr
         y[i * axis->y_stride] = 0.0f;
 }
 
-void sn_rows_task(void *context, ptrdiff_t index, int thread)
+/* One group: its moments, then its normalization. */
+static void group_task(const run *rn, ptrdiff_t index, int thread)
 {
-    run *rn = context;
     const sn_norm_job *job = rn->job;
     const sn_plan *p = &job->plan;
     float *scratch = rn->scratch ? (float *)rn->scratch + (ptrdiff_t)thread * 3 * p->run_length
@@ -131,10 +132,66 @@ void sn_rows_task(void *context, ptrdiff_t index, int thread)
         normalize_run_part(rn, &g, r, 0, p->run_length, &s, p->run_length, scratch);
 }
 
+/* Groups [begin, end) on one thread. When the output streams to memory and
+ * groups span several blocks, each block of a group is normalized and then
+ * the same block of the next group is reduced, so that reading the one
+ * overlaps writing the other (the column path's panels do the same); the
+ * next group's moments merge block by block in the order group_task merges
+ * them, so every group is computed exactly as group_task computes it. */
+void sn_rows_range(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
+{
+    const sn_norm_job *job = rn->job;
+    const sn_plan *p = &job->plan;
+    if (!rn->stream || rn->mode != MODE_FUSED || rn->units < 2) {
+        for (ptrdiff_t i = begin; i < end; i++)
+            group_task(rn, i, thread);
+        return;
+    }
+    if (begin >= end)
+        return;
+    sn_offsets g, next;
+    outer_position(p, begin, &g);
+    float shift = sn_group_shift(job, &g), next_shift = 0.0f;
+    sn_moments total = sn_moments_empty();
+    for (ptrdiff_t u = 0; u < rn->units; u++) {
+        sn_moments m = unit_moments(rn, &g, u, shift, NULL);
+        sn_moments_merge(&total, &m);
+    }
+    for (ptrdiff_t i = begin; i < end; i++) {
+        sn_group_norm s = sn_group_constants(rn, g.group, shift, &total);
+        int more = i + 1 < end;
+        ptrdiff_t unit = more ? 0 : rn->units;
+        if (more) {
+            outer_position(p, i + 1, &next);
+            next_shift = sn_group_shift(job, &next);
+        }
+        total = sn_moments_empty();
+        for (ptrdiff_t r = 0; r < p->runs; r++)
+            for (ptrdiff_t part = 0; part < p->run_length; part += SN_ROW_BLOCK) {
+                /* No prefetch from the normalization: the next group's
+                 * block, read right after, prefetches for itself. */
+                normalize_run_part(rn, &g, r, part, min_ptrdiff(part + SN_ROW_BLOCK, p->run_length),
+                                   &s, -1, NULL);
+                if (unit < rn->units) {
+                    sn_moments m = unit_moments(rn, &next, unit++, next_shift, NULL);
+                    sn_moments_merge(&total, &m);
+                }
+            }
+        for (; unit < rn->units; unit++) {
+            sn_moments m = unit_moments(rn, &next, unit, next_shift, NULL);
+            sn_moments_merge(&total, &m);
+        }
+        if (more) {
+            g = next;
+            shift = next_shift;
+        }
+    }
+}
+
 /* Short single-run groups, a few at a time: each group's statistics end in a
  * chain of dependent scalar steps (reductions, divisions, a square root);
  * doing the loads of the next groups before those chains lets them overlap.
- * Every group is computed exactly as rows_task computes it. */
+ * Every group is computed exactly as group_task computes it. */
 void sn_rows_batch_task(void *context, ptrdiff_t batch, int thread)
 {
     (void)thread;
@@ -170,7 +227,7 @@ void sn_rows_batch_task(void *context, ptrdiff_t batch, int thread)
 
 /* Split groups: fewer groups than threads. Phase 1 computes every unit's
  * moments in parallel; a serial pass merges them in unit order (the order of
- * rows_task, so results do not depend on the thread count); phase 2
+ * group_task, so results do not depend on the thread count); phase 2
  * normalizes the units in parallel. Only for contiguous runs. */
 void sn_rows_split_moments_task(void *context, ptrdiff_t item, int thread)
 {

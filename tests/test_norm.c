@@ -423,15 +423,16 @@ Test(norm, instance_norm_over_time)
     }
 }
 
-/* Column panels whose output streams to memory (8 MiB or more per thread)
- * are worked through a range at a time, each panel's moments gathered while
- * the one before is normalized (normalize_columns.c): every panel must come
- * out as in a call of its own (small, not streamed), with padded frames
- * zeroed, on 1 and 2 threads, in place too. */
-Test(norm, streamed_panels_equal_one_panel_calls)
+/* Groups (rows of blocks, axes "TF") and column panels (axes "T") whose
+ * output streams to memory (8 MiB or more per thread) are worked through a
+ * range at a time, each group's or panel's moments gathered while the one
+ * before is normalized (normalize_rows.c, normalize_columns.c): every group
+ * must come out as in a call of its own (small, not streamed), with padded
+ * frames zeroed, on 1 and 2 threads, in place too. */
+Test(norm, streamed_ranges_equal_one_group_calls)
 {
     tu_begin();
-    tu_rng rng = tu_rng_for("norm.streamed_panels");
+    tu_rng rng = tu_rng_for("norm.streamed_ranges");
     const ptrdiff_t dims[3] = { 11, 400, 1000 }, panel = dims[1] * dims[2]; /* 17.6 MB */
     const size_t n = (size_t)(dims[0] * panel);
     float *x = malloc(n * sizeof(float)), *y = malloc(n * sizeof(float));
@@ -442,32 +443,38 @@ Test(norm, streamed_panels_equal_one_panel_calls)
     tu_params(dims[2], params, params + dims[2]);
     int lens[11];
     fill_lengths(&rng, dims[0], dims[1], lens);
-    sn_norm_options o = SN_NORM_DEFAULTS;
-    o.axes_text = "T";
-    o.layout = "BTF";
-    o.scale = params;
-    o.bias = params + dims[2];
-    o.mask_mode = SN_MASK_ZERO;
-    const ptrdiff_t one[3] = { 1, dims[1], dims[2] };
-    for (ptrdiff_t b = 0; b < dims[0]; b++) {
-        sn_tensor xb = sn_tensor_dense(x + b * panel, SN_FLOAT32, 3, one);
-        sn_tensor yb = sn_tensor_dense(want + b * panel, SN_FLOAT32, 3, one);
-        o.seq_lens = lens + b;
-        cr_assert(sn_norm(&xb, &yb, &o) == SN_OK, "panel %td: %s", b, sn_last_error_detail());
-    }
-    o.seq_lens = lens;
-    for (int mode = 0; mode < 3; mode++) {
-        int threads = 1 + mode % 2, in_place = mode == 2;
-        set_threads(threads);
-        if (in_place)
-            memcpy(y, x, n * sizeof(float));
-        sn_tensor xt = sn_tensor_dense(in_place ? y : x, SN_FLOAT32, 3, dims);
-        sn_tensor yt = sn_tensor_dense(y, SN_FLOAT32, 3, dims);
-        cr_assert(sn_norm(&xt, &yt, &o) == SN_OK, "%s", sn_last_error_detail());
-        cr_assert(memcmp(y, want, n * sizeof(float)) == 0,
-                  "seed=%u isa=%s dims=[11,400,1000] axes=T threads=%d in_place=%d: streamed "
-                  "panels differ from one-panel calls",
-                  tu_seed(), tu_isa_name(), threads, in_place);
+    const char *axes[] = { "T", "TF" };
+    for (int a = 0; a < 2; a++) {
+        sn_norm_options o = SN_NORM_DEFAULTS;
+        o.axes_text = axes[a];
+        o.layout = "BTF";
+        o.param_text = "F";
+        o.scale = params;
+        o.bias = params + dims[2];
+        o.mask_mode = SN_MASK_ZERO;
+        const ptrdiff_t one[3] = { 1, dims[1], dims[2] };
+        set_threads(1);
+        for (ptrdiff_t b = 0; b < dims[0]; b++) {
+            sn_tensor xb = sn_tensor_dense(x + b * panel, SN_FLOAT32, 3, one);
+            sn_tensor yb = sn_tensor_dense(want + b * panel, SN_FLOAT32, 3, one);
+            o.seq_lens = lens + b;
+            cr_assert(sn_norm(&xb, &yb, &o) == SN_OK, "batch %td: %s", b,
+                      sn_last_error_detail());
+        }
+        o.seq_lens = lens;
+        for (int mode = 0; mode < 3; mode++) {
+            int threads = 1 + mode % 2, in_place = mode == 2;
+            set_threads(threads);
+            if (in_place)
+                memcpy(y, x, n * sizeof(float));
+            sn_tensor xt = sn_tensor_dense(in_place ? y : x, SN_FLOAT32, 3, dims);
+            sn_tensor yt = sn_tensor_dense(y, SN_FLOAT32, 3, dims);
+            cr_assert(sn_norm(&xt, &yt, &o) == SN_OK, "%s", sn_last_error_detail());
+            cr_assert(memcmp(y, want, n * sizeof(float)) == 0,
+                      "seed=%u isa=%s dims=[11,400,1000] axes=%s threads=%d in_place=%d: "
+                      "streamed groups differ from one-group calls",
+                      tu_seed(), tu_isa_name(), axes[a], threads, in_place);
+        }
     }
     set_threads(0);
     free(x);
