@@ -27,11 +27,24 @@ static inline __mmask16 lane_mask(size_t count)
     return _cvtu32_mask16((1u << count) - 1u);
 }
 
-/* ((x - K) - center) * scale: the difference rounded in float as the scalar
- * code does, then scaled exactly (a power of 2; a constant 1 folds away). */
-static inline __m512 deviation(__m512 v, __m512 k, __m512 c, __m512 scale)
+/* 1.0 in every lane, hidden from the compiler, which would otherwise turn
+ * x * 1 - K back into a subtraction (deviation). */
+static inline __m512 opaque_one(void)
 {
-    return _mm512_mul_ps(_mm512_sub_ps(_mm512_sub_ps(v, k), c), scale);
+    __m512 one = _mm512_set1_ps(1.0f);
+    __asm__("" : "+v"(one));
+    return one;
+}
+
+/* ((x - K) - center) * scale: the difference rounded in float as the scalar
+ * code does, then scaled exactly (a power of 2; a constant 1 folds away).
+ * x - K is computed as x * one - K (one from opaque_one), the same single
+ * rounding, on the FMA pipes: the add pipes then carry two operations a
+ * vector instead of three ([4,768]: the statistics of a row in cache were
+ * bound by those pipes). */
+static inline __m512 deviation(__m512 v, __m512 k, __m512 c, __m512 scale, __m512 one)
+{
+    return _mm512_mul_ps(_mm512_sub_ps(_mm512_fmsub_ps(v, one, k), c), scale);
 }
 
 static inline void add_dev(__m512 dev, __m512 *sum_dev, __m512 *sum_sq)
@@ -60,7 +73,7 @@ SN_INLINE void row_sums(const float *x, size_t n, __m512 k, __m512 c, float scal
 {
     const __mmask16 tail = lane_mask(n % 16);
     const size_t body = n - n % 16, steps = n - n % 64;
-    const __m512 s = _mm512_set1_ps(scale);
+    const __m512 s = _mm512_set1_ps(scale), one = opaque_one();
     __m512d dev_total = _mm512_setzero_pd(), sq_total = _mm512_setzero_pd();
     size_t i = 0;
     while (i < steps) {
@@ -73,16 +86,16 @@ SN_INLINE void row_sums(const float *x, size_t n, __m512 k, __m512 c, float scal
                 for (int u = 0; u < 4; u++)
                     _mm_prefetch((const char *)(ahead + i + 16 * u), _MM_HINT_T0);
             for (int u = 0; u < 4; u++)
-                add_dev(deviation(_mm512_loadu_ps(x + i + 16 * u), k, c, s), d + u, q + u);
+                add_dev(deviation(_mm512_loadu_ps(x + i + 16 * u), k, c, s, one), d + u, q + u);
         }
         dev_total = widen_add(sum4(d), dev_total);
         sq_total = widen_add(sum4(q), sq_total);
     }
     __m512 d = _mm512_setzero_ps(), q = _mm512_setzero_ps();
     for (; i < body; i += 16)
-        add_dev(deviation(_mm512_loadu_ps(x + i), k, c, s), &d, &q);
+        add_dev(deviation(_mm512_loadu_ps(x + i), k, c, s, one), &d, &q);
     /* Masked-off lanes must add 0, not ((0 - K) - center) * scale. */
-    __m512 dev = deviation(_mm512_maskz_loadu_ps(tail, x + body), k, c, s);
+    __m512 dev = deviation(_mm512_maskz_loadu_ps(tail, x + body), k, c, s, one);
     add_dev(_mm512_maskz_mov_ps(tail, dev), &d, &q);
     *sum_dev = _mm512_reduce_add_pd(widen_add(d, dev_total));
     *sum_sq = _mm512_reduce_add_pd(widen_add(q, sq_total));
@@ -181,6 +194,7 @@ SN_DEFINE_ROW_MOMENTS(avx512)
 SN_INLINE void column_sums(const float *x, ptrdiff_t stride, size_t rows, __mmask16 mask,
                            __m512 k, __m512 c, __m512 s, double *sum_dev, double *sum_sq)
 {
+    const __m512 one = opaque_one();
     __m512d dev_lo = _mm512_setzero_pd(), dev_hi = dev_lo, sq_lo = dev_lo, sq_hi = dev_lo;
     size_t i = 0;
     while (i < rows) {
@@ -190,12 +204,12 @@ SN_INLINE void column_sums(const float *x, ptrdiff_t stride, size_t rows, __mmas
             const float *row = x + (ptrdiff_t)i * stride;
             __m512 v0 = _mm512_maskz_loadu_ps(mask, row);
             __m512 v1 = _mm512_maskz_loadu_ps(mask, row + stride);
-            add_dev(deviation(v0, k, c, s), d, q);
-            add_dev(deviation(v1, k, c, s), d + 1, q + 1);
+            add_dev(deviation(v0, k, c, s, one), d, q);
+            add_dev(deviation(v1, k, c, s, one), d + 1, q + 1);
         }
         if (i < end) {
             __m512 v = _mm512_maskz_loadu_ps(mask, x + (ptrdiff_t)i * stride);
-            add_dev(deviation(v, k, c, s), d, q);
+            add_dev(deviation(v, k, c, s, one), d, q);
             i++;
         }
         __m512 dev = _mm512_add_ps(d[0], d[1]), sq = _mm512_add_ps(q[0], q[1]);
@@ -279,10 +293,11 @@ static inline void col_deviations16(const float *x, ptrdiff_t stride, size_t row
                                     __mmask16 mask, double *sum_dev, double *sum_sq)
 {
     const __m512 k = _mm512_maskz_loadu_ps(mask, shift + j);
-    const __m512 c = _mm512_maskz_loadu_ps(mask, center + j), one = _mm512_set1_ps(1.0f);
+    const __m512 c = _mm512_maskz_loadu_ps(mask, center + j), unit = _mm512_set1_ps(1.0f);
+    const __m512 one = opaque_one();
     __m512 d = _mm512_setzero_ps(), q = _mm512_setzero_ps();
     for (size_t i = 0; i < rows; i++)
-        add_dev(deviation(_mm512_maskz_loadu_ps(mask, x + (ptrdiff_t)i * stride + j), k, c, one),
+        add_dev(deviation(_mm512_maskz_loadu_ps(mask, x + (ptrdiff_t)i * stride + j), k, c, unit, one),
                 &d, &q);
     __mmask8 lo = (__mmask8)mask, hi = (__mmask8)(mask >> 8);
     __m512d d_lo = _mm512_cvtps_pd(_mm512_castps512_ps256(d));
