@@ -142,8 +142,7 @@ static sn_status run_split(run *rn, int threads)
             for (ptrdiff_t j = 0; j < width; j++)
                 l.total[j] = sn_moments_empty();
             for (ptrdiff_t u = 0; rn->mode != MODE_APPLY && u < rn->units; u++)
-                for (ptrdiff_t j = 0; j < width; j++)
-                    sn_moments_merge(&l.total[j], &rn->partial[(o * rn->units + u) * width + j]);
+                sn_moments_merge_lanes(l.total, &rn->partial[(o * rn->units + u) * width], width);
             if (sn_panel_finish(rn, &pn, &l))
                 for (ptrdiff_t j = 0; j < width; j++)
                     rn->stats[pn.g.group + j * p->lane.group_stride] =

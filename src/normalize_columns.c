@@ -210,8 +210,7 @@ static void panel_gather(const run *rn, panel_moments *pm, ptrdiff_t rows, const
         if (pm->current.centered && pm->current.done < pm->current.rows)
             return;
         unit_end(rn, &pm->current, l->shift_in, l->unit, l);
-        for (ptrdiff_t j = 0; j < width; j++)
-            sn_moments_merge(&l->total[j], &l->unit[j]);
+        sn_moments_merge_lanes(l->total, l->unit, width);
         if (++pm->unit < rn->units)
             pm->current = unit_begin(rn, pm->pn, pm->unit, l->shift_in, l);
         if (rows <= 0)

@@ -11,6 +11,7 @@
 #define SN_STATS_H
 
 #include <math.h>
+#include <stddef.h>
 
 typedef struct sn_moments {
     double count;  /* number of elements */
@@ -86,6 +87,38 @@ static inline void sn_moments_merge(sn_moments *a, const sn_moments *b)
     a->mean += delta * weight_b;
     a->m2 += b->m2 + delta * delta * a->count * weight_b;
     a->count = count;
+}
+
+/*
+ * sn_moments_merge of lanes[j] into totals[j] for every lane, bit for bit:
+ * lanes of a unit of rows all hold the same counts, so the weight of the
+ * merge (a division) is taken once for all of them; a lane whose counts
+ * differ from the first lane's is merged on its own.
+ */
+static inline void sn_moments_merge_lanes(sn_moments *totals, const sn_moments *lanes,
+                                          ptrdiff_t count)
+{
+    if (count <= 0)
+        return;
+    const double a_count = totals[0].count, b_count = lanes[0].count;
+    if (!(a_count > 0.0 && b_count > 0.0)) {
+        for (ptrdiff_t j = 0; j < count; j++)
+            sn_moments_merge(&totals[j], &lanes[j]);
+        return;
+    }
+    const double sum = a_count + b_count, weight_b = b_count / sum;
+    for (ptrdiff_t j = 0; j < count; j++) {
+        sn_moments *a = &totals[j];
+        const sn_moments *b = &lanes[j];
+        if (a->count != a_count || b->count != b_count) {
+            sn_moments_merge(a, b);
+            continue;
+        }
+        double delta = b->mean - a->mean;
+        a->mean += delta * weight_b;
+        a->m2 += b->m2 + delta * delta * a->count * weight_b;
+        a->count = sum;
+    }
 }
 
 /*
