@@ -285,15 +285,22 @@ void sn_col_moments_f32_avx2(const float *x, ptrdiff_t stride, size_t rows, size
 
 /* Eight columns at j of `rows` rows (at most SN_PASS2_TERMS): deviations and
  * squares in float registers, then added to the double sums. */
-static inline void col_deviations8(const float *x, ptrdiff_t stride, size_t rows,
-                                   const float *shift, const float *center, size_t j,
-                                   double *sum_dev, double *sum_sq)
+/* With `ahead`, each row's line of the same columns SN_COL_STREAM_ROWS rows
+ * on is prefetched (every other column step: a line holds two): the next
+ * strip of the walk (see the AVX-512 kernel). */
+SN_INLINE void col_deviations8(const float *x, ptrdiff_t stride, size_t rows,
+                               const float *shift, const float *center, size_t j,
+                               double *sum_dev, double *sum_sq, int ahead)
 {
     const __m256 k = _mm256_loadu_ps(shift + j), c = _mm256_loadu_ps(center + j);
     const __m256 one = _mm256_set1_ps(1.0f);
     __m256 d = _mm256_setzero_ps(), q = _mm256_setzero_ps();
-    for (size_t i = 0; i < rows; i++)
-        add_dev(deviation(_mm256_loadu_ps(x + (ptrdiff_t)i * stride + j), k, c, one), &d, &q);
+    for (size_t i = 0; i < rows; i++) {
+        const float *at = x + (ptrdiff_t)i * stride + j;
+        if (ahead && j % 16 == 0)
+            _mm_prefetch((const char *)(at + SN_COL_STREAM_ROWS * stride), _MM_HINT_T0);
+        add_dev(deviation(_mm256_loadu_ps(at), k, c, one), &d, &q);
+    }
     const __m256d d_lo = _mm256_cvtps_pd(_mm256_castps256_ps128(d));
     const __m256d d_hi = _mm256_cvtps_pd(_mm256_extractf128_ps(d, 1));
     const __m256d q_lo = _mm256_cvtps_pd(_mm256_castps256_ps128(q));
@@ -304,6 +311,16 @@ static inline void col_deviations8(const float *x, ptrdiff_t stride, size_t rows
     _mm256_storeu_pd(sum_sq + j + 4, _mm256_add_pd(_mm256_loadu_pd(sum_sq + j + 4), q_hi));
 }
 
+/* The strips of SN_COL_STREAM_ROWS rows; all but the last of a call
+ * prefetch the next. */
+SN_INLINE void col_strip(const float *block, ptrdiff_t stride, size_t count, size_t body,
+                         const float *shift, const float *center, double *sum_dev,
+                         double *sum_sq, int ahead)
+{
+    for (size_t j = 0; j < body; j += 8)
+        col_deviations8(block, stride, count, shift, center, j, sum_dev, sum_sq, ahead);
+}
+
 void sn_col_deviation_sums_f32_avx2(const float *x, ptrdiff_t stride, size_t rows, size_t width,
                                     const float *shift, const float *center, double *sum_dev,
                                     double *sum_sq)
@@ -312,8 +329,10 @@ void sn_col_deviation_sums_f32_avx2(const float *x, ptrdiff_t stride, size_t row
     for (size_t i = 0; i < rows; i += SN_COL_STREAM_ROWS) {
         const float *block = x + (ptrdiff_t)i * stride;
         size_t count = rows - i < SN_COL_STREAM_ROWS ? rows - i : SN_COL_STREAM_ROWS;
-        for (size_t j = 0; j < body; j += 8)
-            col_deviations8(block, stride, count, shift, center, j, sum_dev, sum_sq);
+        if (i + SN_COL_STREAM_ROWS < rows)
+            col_strip(block, stride, count, body, shift, center, sum_dev, sum_sq, 1);
+        else
+            col_strip(block, stride, count, body, shift, center, sum_dev, sum_sq, 0);
     }
     /* The last width % 8 columns: the reference kernel (the same blocks of rows). */
     if (body < width)
