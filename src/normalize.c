@@ -262,7 +262,9 @@ static sn_status run_job(run *rn)
         threads = (int)owners;
     rn->x_end = prefetch_end(rn);
     /* Every element of y is written once: groups * reduce_count of them. */
-    int params_along_rows = (job->scale || job->bias) && run_axis(p)->param_stride != 0;
+    /* (Statistics alone leave y, scale and bias unread, and unset.) */
+    int params_along_rows = rn->mode != MODE_STATS && (job->scale || job->bias) &&
+                            run_axis(p)->param_stride != 0;
     double stream_from = p->path == SN_PATH_ROWS && rn->units == 1 && !params_along_rows
                              ? SN_STREAM_MIN_BYTES_PER_THREAD_UNPARAMETERIZED_ROWS
                              : SN_STREAM_MIN_BYTES_PER_THREAD;
