@@ -43,7 +43,7 @@ typedef struct run {
  * more is memory-bound, and normalizing each row right after its statistics,
  * while in L1, measured fastest ([8192,1024]: 1624 us in batches of four,
  * 1013 us one by one, 1 thread); shorter rows fill a batch of those bytes. */
-#define SN_ROWS_BATCH 4
+
 #define SN_ROWS_BATCH_BYTES 4096
 #define SN_ROWS_IN_CACHE_BYTES ((double)(1 << 20))
 /* COLUMNS: rows one unit of a panel reduces. Each unit takes its centers

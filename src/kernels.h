@@ -67,8 +67,12 @@ static inline int sn_center_serves(double n, double sum_dev, double sum_sq)
            2.0 * sum_dev * (sum_dev / n) <= sum_sq;
 }
 
-/* Defines sn_row_moments_f32_<isa> from the static functions of the ISA's
- * moments file:
+/* Rows a rows_moments call reduces at most: a batch of short rows (engine.h). */
+#define SN_ROWS_BATCH 4
+
+/* Defines sn_row_moments_f32_<isa> and sn_rows_moments_f32_<isa> (the same
+ * recipe for a batch of rows, step by step) from the static functions of the
+ * ISA's moments file:
  *   row_power_sums(x, n, shift, ahead, &s1, &s2)           one pass, in double
  *   row_deviation_sums(x, n, shift, center, ahead, &d, &q) pass 2, scale 1
  *   row_center(x, n, shift)                                pass 1: float center
@@ -92,11 +96,53 @@ static inline int sn_center_serves(double n, double sum_dev, double sum_sq)
             }                                                                               \
         }                                                                                   \
         *out = row_finish(x, n, shift, row_center(x, n, shift));                            \
+    } \
+    void sn_rows_moments_f32_##isa(const float *x, ptrdiff_t stride, size_t rows, size_t n, \
+                                   const float *shift, const float *ahead, sn_moments *out) \
+    {                                                                                       \
+        double sum1[SN_ROWS_BATCH], sum2[SN_ROWS_BATCH];                                    \
+        float center[SN_ROWS_BATCH];                                                        \
+        int done[SN_ROWS_BATCH];                                                            \
+        if (n <= SN_ONE_PASS_MAX) {                                                         \
+            for (size_t r = 0; r < rows; r++)                                               \
+                row_power_sums(x + (ptrdiff_t)r * stride, n, shift[r],                      \
+                               ahead ? ahead + (ptrdiff_t)r * stride : NULL, &sum1[r],      \
+                               &sum2[r]);                                                   \
+            for (size_t r = 0; r < rows; r++)                                               \
+                done[r] = sn_moments_from_power_sums((double)n, sum1[r], sum2[r], &out[r]); \
+        } else {                                                                            \
+            for (size_t r = 0; r < rows; r++)                                               \
+                center[r] = row_center(x + (ptrdiff_t)r * stride, SN_CENTER_PREFIX, shift[r]); \
+            for (size_t r = 0; r < rows; r++)                                               \
+                row_deviation_sums(x + (ptrdiff_t)r * stride, n, shift[r], center[r],       \
+                                   ahead ? ahead + (ptrdiff_t)r * stride : NULL, &sum1[r],  \
+                                   &sum2[r]);                                               \
+            for (size_t r = 0; r < rows; r++) {                                             \
+                done[r] = sn_center_serves((double)n, sum1[r], sum2[r]);                    \
+                if (done[r])                                                                \
+                    out[r] = sn_moments_from_sums((double)n, center[r], sum1[r], sum2[r]);  \
+            }                                                                               \
+        }                                                                                   \
+        for (size_t r = 0; r < rows; r++)                                                   \
+            if (!done[r]) {                                                                 \
+                const float *row = x + (ptrdiff_t)r * stride;                               \
+                out[r] = row_finish(row, n, shift[r], row_center(row, n, shift[r]));        \
+            }                                                                               \
     }
 
 /* Moments of x[0..n) relative to `shift`, 0 < n <= SN_ROW_BLOCK. */
 typedef void (*sn_row_moments_f32_fn)(const float *x, size_t n, float shift,
                                       const float *ahead, sn_moments *out);
+
+/* row_moments of `rows` rows (2 to SN_ROWS_BATCH), row r at x + r * stride,
+ * relative to shift[r], into out[r], with the same arithmetic for each row,
+ * but each step taken for every row before the next step: a row alone is a
+ * chain (its center before its pass 2, reductions and a division at its
+ * end), and the chains of rows in cache overlap only when their steps are
+ * issued side by side (768-element rows: 32.5 ns a row one by one, 24.6 ns
+ * four at a time). With `ahead`, row r prefetches from ahead + r * stride. */
+typedef void (*sn_rows_moments_f32_fn)(const float *x, ptrdiff_t stride, size_t rows, size_t n,
+                                       const float *shift, const float *ahead, sn_moments *out);
 
 /* y[i] = ((x[i] - shift) - mean) * rstd, then * scale[i * param_step] and
  * + bias[i * param_step] when those are not NULL (each is optional on its own).
@@ -162,6 +208,7 @@ typedef void (*sn_store_fence_fn)(void);
 
 typedef struct sn_kernels {
     sn_row_moments_f32_fn row_moments_f32;
+    sn_rows_moments_f32_fn rows_moments_f32;
     sn_row_normalize_f32_fn row_normalize_f32;
     sn_col_moments_f32_fn col_moments_f32;
     sn_col_deviation_sums_f32_fn col_deviation_sums_f32;
@@ -173,6 +220,8 @@ typedef struct sn_kernels {
 #define SN_DECLARE_KERNELS(isa)                                                              \
     void sn_row_moments_f32_##isa(const float *x, size_t n, float shift, const float *ahead, \
                                   sn_moments *out);                                          \
+    void sn_rows_moments_f32_##isa(const float *x, ptrdiff_t stride, size_t rows, size_t n,  \
+                                   const float *shift, const float *ahead, sn_moments *out); \
     void sn_row_normalize_f32_##isa(const float *x, float *y, size_t n, float shift,         \
                                     float mean, float rstd, const float *scale,              \
                                     const float *bias, ptrdiff_t param_step, int stream,     \
@@ -204,6 +253,7 @@ SN_DECLARE_KERNELS(neon)
 #define SN_DEFINE_KERNELS(isa)                                                               \
     const sn_kernels sn_kernels_##isa = {                                                    \
         sn_row_moments_f32_##isa,                                                            \
+        sn_rows_moments_f32_##isa,                                                           \
         sn_row_normalize_f32_##isa,                                                          \
         sn_col_moments_f32_##isa,                                                            \
         sn_col_deviation_sums_f32_##isa,                                                     \

@@ -192,6 +192,24 @@ void sn_rows_range(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
  * chain of dependent scalar steps (reductions, divisions, a square root);
  * doing the loads of the next groups before those chains lets them overlap.
  * Every group is computed exactly as group_task computes it. */
+/* Whether the batch's rows (single-run groups) lie one stride apart, every
+ * one of full length (no padded frame): one rows_moments call then serves
+ * them all. */
+static int rows_at_one_stride(const run *rn, const sn_offsets *g, ptrdiff_t count,
+                              ptrdiff_t *stride)
+{
+    const sn_plan *p = &rn->job->plan;
+    if (count < 2 || p->path != SN_PATH_ROWS)
+        return 0;
+    sn_offsets at;
+    run_position(p, 0, &at);
+    *stride = g[1].x - g[0].x;
+    for (ptrdiff_t i = 0; i < count; i++)
+        if (g[i].x != g[0].x + i * *stride || valid_length(p, &g[i], &at) != p->run_length)
+            return 0;
+    return 1;
+}
+
 void sn_rows_batch_task(void *context, ptrdiff_t batch, int thread)
 {
     (void)thread;
@@ -206,11 +224,23 @@ void sn_rows_batch_task(void *context, ptrdiff_t batch, int thread)
         outer_position(p, first + i, &g[i]);
         m[i] = sn_moments_empty();
     }
-    if (rn->mode != MODE_APPLY)
-        for (ptrdiff_t i = 0; i < count; i++) {
+    if (rn->mode != MODE_APPLY) {
+        for (ptrdiff_t i = 0; i < count; i++)
             shift[i] = sn_group_shift(job, &g[i]);
-            m[i] = unit_moments(rn, &g[i], 0, shift[i], NULL);
+        ptrdiff_t stride;
+        if (rows_at_one_stride(rn, g, count, &stride)) {
+            /* One call for the batch: its rows' statistics side by side. */
+            const float *x = job->x + g[0].x;
+            const float *ahead = prefetch_ahead(rn, x + (count - 1) * stride, 0, p->run_length)
+                                     ? prefetch_ahead(rn, x, 0, p->run_length)
+                                     : NULL;
+            job->kernels->rows_moments_f32(x, stride, (size_t)count, (size_t)p->run_length,
+                                           shift, ahead, m);
+        } else {
+            for (ptrdiff_t i = 0; i < count; i++)
+                m[i] = unit_moments(rn, &g[i], 0, shift[i], NULL);
         }
+    }
     if (rn->mode == MODE_STATS) {
         for (ptrdiff_t i = 0; i < count; i++)
             rn->moments_out[g[i].group] = (sn_group_moments){ shift[i], m[i] };
