@@ -46,6 +46,12 @@ typedef struct run {
 
 #define SN_ROWS_BATCH_BYTES 4096
 #define SN_ROWS_IN_CACHE_BYTES ((double)(1 << 20))
+
+/* Whether the whole input is small enough to be in cache (see above). */
+static inline int sn_rows_in_cache(const sn_plan *p)
+{
+    return (double)p->groups * (double)p->reduce_count * sizeof(float) <= SN_ROWS_IN_CACHE_BYTES;
+}
 /* COLUMNS: rows one unit of a panel reduces. Each unit takes its centers
  * from its first SN_COL_CENTER_ROWS rows (reading those twice costs 6% of a
  * 256-row unit, 25% of a 64-row one), and each unit's moments are finished

@@ -286,7 +286,7 @@ static sn_status run_job(run *rn)
         status = run_split(rn, threads);
     } else if (p->path == SN_PATH_ROWS && rn->units == 1) {
         ptrdiff_t fit = SN_ROWS_BATCH_BYTES / ((ptrdiff_t)sizeof(float) * p->run_length);
-        if ((double)p->groups * (double)p->reduce_count * sizeof(float) <= SN_ROWS_IN_CACHE_BYTES)
+        if (sn_rows_in_cache(p))
             fit = SN_ROWS_BATCH;
         rn->batch = fit < 1 ? 1 : fit > SN_ROWS_BATCH ? SN_ROWS_BATCH : fit;
         normalize_for(rn, (owners + rn->batch - 1) / rn->batch, threads, sn_rows_batch_task,

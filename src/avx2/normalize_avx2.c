@@ -183,6 +183,8 @@ void sn_row_normalize_f32_avx2(const float *x, float *y, size_t n, float shift, 
         row_broadcast(x, y, n, shift, mean, rstd, scale, bias, stream, ahead);
 }
 
+SN_DEFINE_ROWS_NORMALIZE_BY_ROW(avx2)
+
 /* One panel row: per-column constants; scale and bias either loaded along the
  * lanes from srow and brow (per_lane) or the broadcast s and b. */
 SN_INLINE void col_row(const float *x, float *y, size_t width, const float *shift,

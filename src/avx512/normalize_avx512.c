@@ -182,6 +182,78 @@ void sn_row_normalize_f32_avx512(const float *x, float *y, size_t n, float shift
         row_broadcast(x, y, n, shift, mean, rstd, scale, bias, stream, ahead);
 }
 
+/* Rows normalized together, ROWS of them (a constant where inlined, so
+ * that each row's constants stay in registers): each vector of scale and
+ * bias is loaded once for all the rows, then each row's vector standardized
+ * and scaled exactly as row16 does. Rows of whole vectors starting on a
+ * cache line (plain stores to whole lines; the caller checks). */
+SN_INLINE void rows_together(const float *x, ptrdiff_t x_stride, float *y, ptrdiff_t y_stride,
+                             size_t n, const float *shift, const float *mean, const float *rstd,
+                             const float *scale, const float *bias, int kind,
+                             const float *ahead, const int ROWS)
+{
+    __m512 k[SN_ROWS_BATCH], m[SN_ROWS_BATCH], r[SN_ROWS_BATCH];
+    for (int j = 0; j < ROWS; j++) {
+        k[j] = _mm512_set1_ps(shift[j]);
+        m[j] = _mm512_set1_ps(mean[j]);
+        r[j] = _mm512_set1_ps(rstd[j]);
+    }
+    for (size_t i = 0; i < n; i += 16) {
+        const __m512 s = kind & AFFINE_SCALE ? _mm512_loadu_ps(scale + i) : _mm512_setzero_ps();
+        const __m512 b = kind & AFFINE_BIAS ? _mm512_loadu_ps(bias + i) : _mm512_setzero_ps();
+        for (int j = 0; j < ROWS; j++) {
+            if (ahead)
+                _mm_prefetch((const char *)(ahead + j * x_stride + i), _MM_HINT_T0);
+            const __m512 v = _mm512_loadu_ps(x + j * x_stride + i);
+            _mm512_storeu_ps(y + j * y_stride + i,
+                             affine(standardize(v, k[j], m[j], r[j]), s, b, kind));
+        }
+    }
+}
+
+/* The batch sizes, each with its own unrolled loop. */
+SN_INLINE void rows_kind(const float *x, ptrdiff_t x_stride, float *y, ptrdiff_t y_stride,
+                         size_t rows, size_t n, const float *shift, const float *mean,
+                         const float *rstd, const float *scale, const float *bias, int kind,
+                         const float *ahead)
+{
+    if (rows == 4)
+        rows_together(x, x_stride, y, y_stride, n, shift, mean, rstd, scale, bias, kind, ahead, 4);
+    else if (rows == 3)
+        rows_together(x, x_stride, y, y_stride, n, shift, mean, rstd, scale, bias, kind, ahead, 3);
+    else
+        rows_together(x, x_stride, y, y_stride, n, shift, mean, rstd, scale, bias, kind, ahead, 2);
+}
+
+/* Streamed stores, rows off a cache line (which row16 would align with a
+ * masked head) and rows with a partial last vector go row by row. */
+void sn_rows_normalize_f32_avx512(const float *x, ptrdiff_t x_stride, float *y,
+                                  ptrdiff_t y_stride, size_t rows, size_t n, const float *shift,
+                                  const float *mean, const float *rstd, const float *scale,
+                                  const float *bias, int stream, const float *ahead)
+{
+    if (stream || rows < 2 || rows > SN_ROWS_BATCH || n % 16 != 0 || (uintptr_t)y % 64 != 0 ||
+        y_stride % 16 != 0) {
+        for (size_t j = 0; j < rows; j++)
+            sn_row_normalize_f32_avx512(x + (ptrdiff_t)j * x_stride, y + (ptrdiff_t)j * y_stride,
+                                        n, shift[j], mean[j], rstd[j], scale, bias, 1, stream,
+                                        ahead ? ahead + (ptrdiff_t)j * x_stride : NULL);
+        return;
+    }
+    if (scale && bias)
+        rows_kind(x, x_stride, y, y_stride, rows, n, shift, mean, rstd, scale, bias, AFFINE_BOTH,
+                  ahead);
+    else if (scale)
+        rows_kind(x, x_stride, y, y_stride, rows, n, shift, mean, rstd, scale, NULL, AFFINE_SCALE,
+                  ahead);
+    else if (bias)
+        rows_kind(x, x_stride, y, y_stride, rows, n, shift, mean, rstd, NULL, bias, AFFINE_BIAS,
+                  ahead);
+    else
+        rows_kind(x, x_stride, y, y_stride, rows, n, shift, mean, rstd, NULL, NULL, AFFINE_NONE,
+                  ahead);
+}
+
 /* One panel row: per-column constants; scale and bias either loaded along the
  * lanes from srow and brow (per_lane) or the broadcast s and b. Full vectors
  * use plain loads (masked loads of the streamed x stalled it), the tail a mask. */

@@ -149,6 +149,8 @@ void sn_row_normalize_f32_neon(const float *x, float *y, size_t n, float shift, 
         row_broadcast(x, y, n, shift, mean, rstd, scale, bias, ahead);
 }
 
+SN_DEFINE_ROWS_NORMALIZE_BY_ROW(neon)
+
 /* Four columns from j of one panel row: the parameters come from sr and br
  * along the lanes (per_lane) or are the broadcast s and b. */
 SN_INLINE void col4(const float *xr, float *yr, size_t j, const float *shift, const float *mean,

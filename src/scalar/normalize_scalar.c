@@ -30,6 +30,8 @@ void sn_row_normalize_f32_scalar(const float *x, float *y, size_t n, float shift
         y[i] = affine(((x[i] - shift) - mean) * rstd, scale, bias, (ptrdiff_t)i * param_step);
 }
 
+SN_DEFINE_ROWS_NORMALIZE_BY_ROW(scalar)
+
 void sn_col_normalize_f32_scalar(const float *x, ptrdiff_t x_stride, float *y,
                                  ptrdiff_t y_stride, size_t rows, size_t width,
                                  const float *shift, const float *mean, const float *rstd,
