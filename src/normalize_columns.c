@@ -11,7 +11,7 @@
  * blocks of SN_COL_BLOCK_ROWS rows and SN_COL_BLOCK_WIDTH lanes; units are
  * merged in order. */
 
-/* Every lane array starts on a cache line (line_bytes; the scratch itself
+/* Every lane array starts on a cache line (sn_line_bytes; the scratch itself
  * comes from sn_scratch_alloc). */
 size_t sn_lanes_bytes(ptrdiff_t count)
 {
