@@ -72,6 +72,17 @@ static inline int sn_moments_from_power_sums(double count, double s1, double s2,
     return 1;
 }
 
+/* The merge below for two non-empty pieces, given their total count and
+ * b's weight b->count / count. */
+static inline void sn_moments_merge_weighted(sn_moments *a, const sn_moments *b, double count,
+                                             double weight_b)
+{
+    double delta = b->mean - a->mean;
+    a->mean += delta * weight_b;
+    a->m2 += b->m2 + delta * delta * a->count * weight_b;
+    a->count = count;
+}
+
 /* Chan et al.'s parallel merge: *a becomes the moments of a followed by b. */
 static inline void sn_moments_merge(sn_moments *a, const sn_moments *b)
 {
@@ -82,11 +93,7 @@ static inline void sn_moments_merge(sn_moments *a, const sn_moments *b)
         return;
     }
     double count = a->count + b->count;
-    double delta = b->mean - a->mean;
-    double weight_b = b->count / count;
-    a->mean += delta * weight_b;
-    a->m2 += b->m2 + delta * delta * a->count * weight_b;
-    a->count = count;
+    sn_moments_merge_weighted(a, b, count, b->count / count);
 }
 
 /*
@@ -110,14 +117,10 @@ static inline void sn_moments_merge_lanes(sn_moments *totals, const sn_moments *
     for (ptrdiff_t j = 0; j < count; j++) {
         sn_moments *a = &totals[j];
         const sn_moments *b = &lanes[j];
-        if (a->count != a_count || b->count != b_count) {
+        if (a->count == a_count && b->count == b_count)
+            sn_moments_merge_weighted(a, b, sum, weight_b);
+        else
             sn_moments_merge(a, b);
-            continue;
-        }
-        double delta = b->mean - a->mean;
-        a->mean += delta * weight_b;
-        a->m2 += b->m2 + delta * delta * a->count * weight_b;
-        a->count = sum;
     }
 }
 
