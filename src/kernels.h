@@ -174,7 +174,22 @@ typedef void (*sn_rows_normalize_f32_fn)(const float *x, ptrdiff_t x_stride, flo
                                          const float *rstd, const float *scale,
                                          const float *bias, int stream, const float *ahead);
 
-/* sn_rows_normalize_f32_<isa> as row_normalize row by row. */
+/* rows_normalize as row_normalize row by row: the whole kernel of the ISAs
+ * that define it with SN_DEFINE_ROWS_NORMALIZE_BY_ROW, the fallback of the
+ * others. */
+static inline void sn_rows_normalize_by_row(sn_row_normalize_f32_fn row_normalize,
+                                            const float *x, ptrdiff_t x_stride, float *y,
+                                            ptrdiff_t y_stride, size_t rows, size_t n,
+                                            const float *shift, const float *mean,
+                                            const float *rstd, const float *scale,
+                                            const float *bias, int stream, const float *ahead)
+{
+    for (size_t r = 0; r < rows; r++)
+        row_normalize(x + (ptrdiff_t)r * x_stride, y + (ptrdiff_t)r * y_stride, n, shift[r],
+                      mean[r], rstd[r], scale, bias, 1, stream,
+                      ahead ? ahead + (ptrdiff_t)r * x_stride : NULL);
+}
+
 #define SN_DEFINE_ROWS_NORMALIZE_BY_ROW(isa)                                                 \
     void sn_rows_normalize_f32_##isa(const float *x, ptrdiff_t x_stride, float *y,           \
                                      ptrdiff_t y_stride, size_t rows, size_t n,              \
@@ -182,10 +197,8 @@ typedef void (*sn_rows_normalize_f32_fn)(const float *x, ptrdiff_t x_stride, flo
                                      const float *rstd, const float *scale,                  \
                                      const float *bias, int stream, const float *ahead)      \
     {                                                                                        \
-        for (size_t r = 0; r < rows; r++)                                                    \
-            sn_row_normalize_f32_##isa(x + (ptrdiff_t)r * x_stride, y + (ptrdiff_t)r * y_stride, \
-                                       n, shift[r], mean[r], rstd[r], scale, bias, 1, stream, \
-                                       ahead ? ahead + (ptrdiff_t)r * x_stride : NULL);      \
+        sn_rows_normalize_by_row(sn_row_normalize_f32_##isa, x, x_stride, y, y_stride, rows, \
+                                 n, shift, mean, rstd, scale, bias, stream, ahead);          \
     }
 
 /* Per-column moments of a rows x width panel (row i starts at x + i * stride),

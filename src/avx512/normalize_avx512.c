@@ -234,10 +234,8 @@ void sn_rows_normalize_f32_avx512(const float *x, ptrdiff_t x_stride, float *y,
 {
     if (stream || rows < 2 || rows > SN_ROWS_BATCH || n % 16 != 0 || (uintptr_t)y % 64 != 0 ||
         y_stride % 16 != 0) {
-        for (size_t j = 0; j < rows; j++)
-            sn_row_normalize_f32_avx512(x + (ptrdiff_t)j * x_stride, y + (ptrdiff_t)j * y_stride,
-                                        n, shift[j], mean[j], rstd[j], scale, bias, 1, stream,
-                                        ahead ? ahead + (ptrdiff_t)j * x_stride : NULL);
+        sn_rows_normalize_by_row(sn_row_normalize_f32_avx512, x, x_stride, y, y_stride, rows, n,
+                                 shift, mean, rstd, scale, bias, stream, ahead);
         return;
     }
     if (scale && bias)
