@@ -105,6 +105,16 @@ SN_ENGINE_INLINE void normalize_run_part(const run *rn, const sn_offsets *g, ptr
         y[i * axis->y_stride] = 0.0f;
 }
 
+/* Merges the moments of units [from, to) of a group into *total, in order. */
+SN_ENGINE_INLINE void merge_units(const run *rn, const sn_offsets *g, ptrdiff_t from, ptrdiff_t to,
+                                  float shift, float *scratch, sn_moments *total)
+{
+    for (ptrdiff_t u = from; u < to; u++) {
+        sn_moments m = unit_moments(rn, g, u, shift, scratch);
+        sn_moments_merge(total, &m);
+    }
+}
+
 /* One group: its moments, then its normalization. */
 static void group_task(const run *rn, ptrdiff_t index, int thread)
 {
@@ -118,10 +128,7 @@ static void group_task(const run *rn, ptrdiff_t index, int thread)
     sn_moments total = sn_moments_empty();
     if (rn->mode != MODE_APPLY) {
         shift = sn_group_shift(job, &g);
-        for (ptrdiff_t u = 0; u < rn->units; u++) {
-            sn_moments m = unit_moments(rn, &g, u, shift, scratch);
-            sn_moments_merge(&total, &m);
-        }
+        merge_units(rn, &g, 0, rn->units, shift, scratch, &total);
     }
     if (rn->mode == MODE_STATS) {
         rn->moments_out[g.group] = (sn_group_moments){ shift, total };
@@ -153,10 +160,7 @@ void sn_rows_range(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
     outer_position(p, begin, &g);
     float shift = sn_group_shift(job, &g), next_shift = 0.0f;
     sn_moments total = sn_moments_empty();
-    for (ptrdiff_t u = 0; u < rn->units; u++) {
-        sn_moments m = unit_moments(rn, &g, u, shift, NULL);
-        sn_moments_merge(&total, &m);
-    }
+    merge_units(rn, &g, 0, rn->units, shift, NULL, &total);
     for (ptrdiff_t i = begin; i < end; i++) {
         sn_group_norm s = sn_group_constants(rn, g.group, shift, &total);
         int more = i + 1 < end;
@@ -173,14 +177,11 @@ void sn_rows_range(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
                 normalize_run_part(rn, &g, r, part, min_ptrdiff(part + SN_ROW_BLOCK, p->run_length),
                                    &s, -1, NULL);
                 if (unit < rn->units) {
-                    sn_moments m = unit_moments(rn, &next, unit++, next_shift, NULL);
-                    sn_moments_merge(&total, &m);
+                    merge_units(rn, &next, unit, unit + 1, next_shift, NULL, &total);
+                    unit++;
                 }
             }
-        for (; unit < rn->units; unit++) {
-            sn_moments m = unit_moments(rn, &next, unit, next_shift, NULL);
-            sn_moments_merge(&total, &m);
-        }
+        merge_units(rn, &next, unit, rn->units, next_shift, NULL, &total);
         if (more) {
             g = next;
             shift = next_shift;
@@ -206,6 +207,17 @@ static int regular_batch(const run *rn, const sn_offsets *g, ptrdiff_t count, pt
             valid_length(p, &g[i], &at) != p->run_length)
             return 0;
     return 1;
+}
+
+/* What the rows kernels prefetch for a batch of rows one stride apart from
+ * x (row r from ahead + r * stride): `skip` elements past each row, where the
+ * last row's lies within x as well. */
+static const float *batch_ahead(const run *rn, const float *x, ptrdiff_t stride, ptrdiff_t count,
+                                ptrdiff_t skip)
+{
+    const ptrdiff_t n = rn->job->plan.run_length;
+    return prefetch_ahead(rn, x + (count - 1) * stride, skip, n) ? prefetch_ahead(rn, x, skip, n)
+                                                                  : NULL;
 }
 
 /* Whether the batch's rows share one parameter array along the row (a
@@ -250,11 +262,8 @@ void sn_rows_batch_task(void *context, ptrdiff_t batch, int thread)
         if (regular) {
             /* One call for the batch: its rows' statistics side by side. */
             const float *x = job->x + g[0].x;
-            const float *ahead = prefetch_ahead(rn, x + (count - 1) * x_stride, 0, p->run_length)
-                                     ? prefetch_ahead(rn, x, 0, p->run_length)
-                                     : NULL;
             job->kernels->rows_moments_f32(x, x_stride, (size_t)count, (size_t)p->run_length,
-                                           shift, ahead, m);
+                                           shift, batch_ahead(rn, x, x_stride, count, 0), m);
         } else {
             for (ptrdiff_t i = 0; i < count; i++)
                 m[i] = unit_moments(rn, &g[i], 0, shift[i], NULL);
@@ -280,15 +289,12 @@ void sn_rows_batch_task(void *context, ptrdiff_t batch, int thread)
             means[i] = s[i].mean;
             rstds[i] = s[i].rstd;
         }
-        const float *x = job->x + g[0].x, *last = x + (count - 1) * x_stride;
-        ptrdiff_t next = count * p->run_length;
-        const float *ahead = prefetch_ahead(rn, last, next, p->run_length)
-                                 ? prefetch_ahead(rn, x, next, p->run_length)
-                                 : NULL;
+        const float *x = job->x + g[0].x;
         job->kernels->rows_normalize_f32(
             x, x_stride, job->y + g[0].y, y_stride, (size_t)count, (size_t)p->run_length, shifts,
             means, rstds, job->scale ? job->scale + g[0].param : NULL,
-            job->bias ? job->bias + g[0].param : NULL, rn->stream, ahead);
+            job->bias ? job->bias + g[0].param : NULL, rn->stream,
+            batch_ahead(rn, x, x_stride, count, count * p->run_length));
         return;
     }
     for (ptrdiff_t i = 0; i < count; i++)
