@@ -163,6 +163,9 @@ typedef void (*sn_range_fn)(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
 
 /* normalize.c */
 sn_group_norm sn_group_constants(const run *rn, ptrdiff_t group, float shift, const sn_moments *m);
+void sn_lanes_constants(const run *rn, ptrdiff_t count, ptrdiff_t first, ptrdiff_t stride,
+                        const sn_moments *m, const float *shift, float *center,
+                        float *residual, float *rstd);
 void sn_split_item(const run *rn, ptrdiff_t owners, ptrdiff_t item, ptrdiff_t *owner,
                    ptrdiff_t *unit);
 

@@ -242,6 +242,14 @@ typedef void (*sn_col_scale_shift_f32_fn)(const float *x, ptrdiff_t x_stride, fl
                                           const float *center, const float *a, const float *b,
                                           int stream);
 
+/* sn_group_constants_of for groups [0, count): their moments m, about their
+ * shifts, into three arrays, with the same bits. Vector ISAs take several
+ * groups per division and square root: the finishing of a panel's lanes (a
+ * group each) is otherwise bound by the divider. */
+typedef void (*sn_group_constants_fn)(size_t count, const sn_moments *m, const float *shift,
+                                      double epsilon, float *center, float *residual,
+                                      float *rstd);
+
 /* Orders the calling thread's streamed stores (row_normalize's stream) before
  * its later stores and before any other thread reads them; a no-op for
  * kernels that never stream. */
@@ -256,6 +264,7 @@ typedef struct sn_kernels {
     sn_col_deviation_sums_f32_fn col_deviation_sums_f32;
     sn_col_normalize_f32_fn col_normalize_f32;
     sn_col_scale_shift_f32_fn col_scale_shift_f32;
+    sn_group_constants_fn group_constants;
     sn_store_fence_fn store_fence;
 } sn_kernels;
 
@@ -289,6 +298,9 @@ typedef struct sn_kernels {
                                       ptrdiff_t y_stride, size_t rows, size_t width,         \
                                       const float *center, const float *a, const float *b,   \
                                       int stream);                                           \
+    void sn_group_constants_##isa(size_t count, const sn_moments *m, const float *shift,     \
+                                  double epsilon, float *center, float *residual,            \
+                                  float *rstd);                                              \
     void sn_store_fence_##isa(void);                                                         \
     extern const sn_kernels sn_kernels_##isa;
 
@@ -307,6 +319,7 @@ SN_DECLARE_KERNELS(neon)
         sn_col_deviation_sums_f32_##isa,                                                     \
         sn_col_normalize_f32_##isa,                                                          \
         sn_col_scale_shift_f32_##isa,                                                        \
+        sn_group_constants_##isa,                                                            \
         sn_store_fence_##isa,                                                                \
     };
 

@@ -285,21 +285,17 @@ static void panel_normalize_part(const run *rn, const panel *pn, ptrdiff_t r, pt
 int sn_panel_finish(run *rn, const panel *pn, lanes *l)
 {
     const sn_plan *p = &rn->job->plan;
-    ptrdiff_t first = first_padded_lane(p, pn);
-    for (ptrdiff_t j = 0; j < p->lane.dim; j++) {
-        ptrdiff_t group = pn->g.group + j * p->lane.group_stride;
-        if (j >= first)
-            l->total[j] = sn_moments_empty();
-        if (rn->mode == MODE_STATS) {
-            rn->moments_out[group] = (sn_group_moments){ l->shift_in[j], l->total[j] };
-            continue;
-        }
-        sn_group_norm s = sn_group_constants(rn, group, l->shift_in[j], &l->total[j]);
-        l->shift[j] = s.shift;
-        l->mean[j] = s.mean;
-        l->rstd[j] = s.rstd;
+    for (ptrdiff_t j = first_padded_lane(p, pn); j < p->lane.dim; j++)
+        l->total[j] = sn_moments_empty();
+    if (rn->mode == MODE_STATS) {
+        for (ptrdiff_t j = 0; j < p->lane.dim; j++)
+            rn->moments_out[pn->g.group + j * p->lane.group_stride] =
+                (sn_group_moments){ l->shift_in[j], l->total[j] };
+        return 0;
     }
-    return rn->mode != MODE_STATS;
+    sn_lanes_constants(rn, p->lane.dim, pn->g.group, p->lane.group_stride, l->total,
+                       l->shift_in, l->shift, l->mean, l->rstd);
+    return 1;
 }
 
 /* Rows of a panel normalized between two steps of the next panel's

@@ -143,4 +143,28 @@ static inline double sn_moments_rstd(const sn_moments *m, double epsilon, double
     return sn_rstd(m->m2 / dof + epsilon);
 }
 
+/*
+ * The constants a group is normalized with, from its moments about `shift`:
+ * the mean rounded to float (center), the rounding residual mean - center,
+ * and rstd = 1 / sqrt(m2 / count + epsilon), 0 where that does not exist
+ * (sn_moments_rstd: an empty group, or a constant one with epsilon 0). Normalizing
+ * around the float mean, (x - center) - residual, is exact for x near the
+ * mean, whereas (x - K) loses u*|K| when the first element K is an outlier.
+ * The group_constants kernels compute this for many groups with vector
+ * division and square root, the same IEEE operations: the same bits.
+ */
+static inline void sn_group_constants_of(const sn_moments *m, float shift, double epsilon,
+                                         float *center, float *residual, float *rstd)
+{
+    double mean = 0.0, r = 0.0;
+    if (m->count > 0.0) {
+        mean = (double)shift + m->mean;
+        r = sn_rstd(m->m2 / m->count + epsilon);
+    }
+    float c = (float)mean;
+    *center = c;
+    *residual = (float)(mean - (double)c);
+    *rstd = (float)r;
+}
+
 #endif

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dispatch.h"
+#include "kernels.h"
 #include "testutil.h"
 
 /* Shapes [groups, features] normalized over axis 1, one per path. */
@@ -418,4 +420,65 @@ Test(numerics, empty_tensors_accept_null_data)
                   sn_layer_norm_f32(NULL, NULL, 3, 0, NULL, NULL, 1e-6f) == SN_OK,
               "isa=%s: sn_layer_norm_f32 on 0 rows or 0 features with NULL data must succeed",
               tu_isa_name());
+}
+
+/* The group_constants kernel of the ISA under test against the scalar
+ * definition (sn_group_constants_of), bit for bit, and against long double:
+ * every count from 0 to 40 (vector bodies and tails), ordinary and
+ * ill-conditioned moments (a mean far from the shift, a tiny spread), empty
+ * groups, constant groups with epsilon 0, NaN and Inf moments. */
+Test(numerics, group_constants_kernel_matches_its_definition)
+{
+    tu_begin();
+    tu_rng rng = tu_rng_for("numerics.group_constants");
+    const sn_kernels *k = sn_active_kernels();
+    enum { MAX = 40 };
+    sn_moments m[MAX];
+    float shift[MAX], center[MAX], residual[MAX], rstd[MAX];
+    for (int count = 0; count <= MAX; count++) {
+        for (int trial = 0; trial < 4; trial++) {
+            double epsilon = trial == 0 ? 0.0 : 1e-6;
+            for (int i = 0; i < count; i++) {
+                double n = (double)tu_range(&rng, 1, 100000);
+                double spread = ldexp(1.0, (int)tu_range(&rng, -40, 20));
+                shift[i] = (float)(tu_normal(&rng) * ldexp(1.0, (int)tu_range(&rng, -10, 30)));
+                m[i] = (sn_moments){ n, tu_normal(&rng) * spread, spread * spread * n };
+                switch (tu_range(&rng, 0, 9)) {
+                case 0: m[i] = sn_moments_empty(); break;
+                case 1: m[i].m2 = 0.0; break;                    /* a constant group */
+                case 2: m[i].m2 = NAN; break;
+                case 3: m[i].mean = INFINITY; m[i].m2 = NAN; break;
+                default: break;
+                }
+            }
+            k->group_constants((size_t)count, m, shift, epsilon, center, residual, rstd);
+            for (int i = 0; i < count; i++) {
+                float want_center, want_residual, want_rstd;
+                sn_group_constants_of(&m[i], shift[i], epsilon, &want_center, &want_residual,
+                                      &want_rstd);
+                int same = memcmp(&center[i], &want_center, sizeof(float)) == 0 &&
+                           memcmp(&residual[i], &want_residual, sizeof(float)) == 0 &&
+                           memcmp(&rstd[i], &want_rstd, sizeof(float)) == 0;
+                cr_assert(same,
+                          "isa=%s count=%d group %d (n=%g mean=%g m2=%g shift=%g eps=%g): "
+                          "got (%a, %a, %a), the definition gives (%a, %a, %a)",
+                          tu_isa_name(), count, i, m[i].count, m[i].mean, m[i].m2,
+                          (double)shift[i], epsilon, (double)center[i], (double)residual[i],
+                          (double)rstd[i], (double)want_center, (double)want_residual,
+                          (double)want_rstd);
+                long double var = m[i].count > 0 ? (long double)m[i].m2 / m[i].count + epsilon : 0;
+                long double mean = m[i].count > 0 ? (long double)shift[i] + m[i].mean : 0;
+                long double want = var > 0 ? 1.0L / sqrtl(var) : 0.0L;
+                if (!isfinite((double)var) || !isfinite((double)mean))
+                    continue;
+                cr_assert(fabsl((long double)center[i] + residual[i] - mean) <=
+                                  fabsl(mean) * 0x1p-45L &&
+                              fabsl(rstd[i] - want) <= want * 0x1p-23L,
+                          "isa=%s count=%d group %d: center %a + residual %a, rstd %a; "
+                          "long double mean %La, rstd %La",
+                          tu_isa_name(), count, i, (double)center[i], (double)residual[i],
+                          (double)rstd[i], mean, want);
+            }
+        }
+    }
 }
