@@ -44,9 +44,10 @@
  *   sn_moments_from_power_sums): no chain of dependent passes, which on short
  *   rows is most of the time;
  * - longer, pass 2 of the two-pass algorithm (deviations from a provisional
- *   center and their squares, float partials) over the whole block, with the
- *   center from its first SN_CENTER_PREFIX elements: float throughput (the
- *   conversions to double cost more than the latency on long blocks). That
+ *   center C, sn_pass2_center, and their squares, float partials) over the
+ *   whole block, with C from its first SN_CENTER_PREFIX elements: float
+ *   throughput (the conversions to double cost more than the latency on long
+ *   blocks). That
  *   center lies within a standard deviation of the mean for any but contrived
  *   data (its own error is about a tenth of one), and then the float partials
  *   round at most twice as much as around the exact mean (sn_center_serves).
@@ -91,7 +92,7 @@ static inline int sn_center_serves(double n, double sum_dev, double sum_sq)
             double sum_dev, sum_sq;                                                         \
             row_deviation_sums(x, n, shift, center, ahead, &sum_dev, &sum_sq);              \
             if (sn_center_serves((double)n, sum_dev, sum_sq)) {                             \
-                *out = sn_moments_from_sums((double)n, center, sum_dev, sum_sq);            \
+                *out = sn_moments_from_sums((double)n, shift, center, sum_dev, sum_sq);     \
                 return;                                                                     \
             }                                                                               \
         }                                                                                   \
@@ -120,7 +121,8 @@ static inline int sn_center_serves(double n, double sum_dev, double sum_sq)
             for (size_t r = 0; r < rows; r++) {                                             \
                 done[r] = sn_center_serves((double)n, sum1[r], sum2[r]);                    \
                 if (done[r])                                                                \
-                    out[r] = sn_moments_from_sums((double)n, center[r], sum1[r], sum2[r]);  \
+                    out[r] = sn_moments_from_sums((double)n, shift[r], center[r], sum1[r],  \
+                                                  sum2[r]);                                 \
             }                                                                               \
         }                                                                                   \
         for (size_t r = 0; r < rows; r++)                                                   \
@@ -207,8 +209,8 @@ typedef void (*sn_col_moments_f32_fn)(const float *x, ptrdiff_t stride, size_t r
                                       size_t width, const float *shift, sn_moments *out);
 
 /* Pass 2 for columns, any width: adds to sum_dev[j] and sum_sq[j] the sums of
- * the deviations ((x - shift[j]) - center[j]) of column j of a rows x width
- * panel (row i starts at x + i * stride) and of their squares, in float
+ * the deviations x - sn_pass2_center(shift[j], center[j]) of column j of a
+ * rows x width panel (row i starts at x + i * stride) and of their squares, in float
  * partials of SN_COL_STREAM_ROWS rows folded into double. Rows are walked
  * across the whole width, SN_COL_STREAM_ROWS rows at a time: that many
  * sequential streams in flight, each row read in order. The caller picks the

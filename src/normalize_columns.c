@@ -149,8 +149,8 @@ static void unit_end(const run *rn, const unit_moments *m, const float *shift, s
             fallback[j] =
                 !m->centered || !sn_center_serves((double)rows, sum_dev[lane], sum_sq[lane]);
             if (!fallback[j])
-                out[lane] = sn_moments_from_sums((double)rows, l->center[lane], sum_dev[lane],
-                                                 sum_sq[lane]);
+                out[lane] = sn_moments_from_sums((double)rows, shift[lane], l->center[lane],
+                                                 sum_dev[lane], sum_sq[lane]);
             any |= fallback[j];
         }
         if (!any)

@@ -26,19 +26,31 @@ static inline sn_moments sn_moments_empty(void)
 }
 
 /*
- * Corrected two-pass moments of a block from the sums a kernel gathered around
- * a provisional mean `center` (the block's float mean of x - K):
- *   sum_dev = sum((x - K) - center), sum_sq = sum(((x - K) - center)^2).
- * Subtracting sum_dev^2 / n removes the error of `center` (Bjorck's correction).
+ * Pass 2 takes its deviations from C = K + center rounded to float, where
+ * `center` is a provisional mean of x - K (the block's float mean, or a
+ * prefix's): x - C is one operation, exact for x near C (a large mean with a
+ * tiny spread), one rounding otherwise.
  */
-static inline sn_moments sn_moments_from_sums(double count, double center, double sum_dev,
-                                              double sum_sq)
+static inline float sn_pass2_center(float shift, float center)
+{
+    return shift + center;
+}
+
+/*
+ * Corrected two-pass moments of a block, about `shift` (K), from the sums a
+ * kernel gathered around C = sn_pass2_center(shift, center):
+ *   sum_dev = sum(x - C), sum_sq = sum((x - C)^2).
+ * Subtracting sum_dev^2 / n removes the error of C (Bjorck's correction).
+ * C - K, a difference of two floats, is exact in double.
+ */
+static inline sn_moments sn_moments_from_sums(double count, float shift, float center,
+                                              double sum_dev, double sum_sq)
 {
     sn_moments m;
     m.count = count;
     if (count <= 0.0)
         return sn_moments_empty();
-    m.mean = center + sum_dev / count;
+    m.mean = ((double)sn_pass2_center(shift, center) - (double)shift) + sum_dev / count;
     m.m2 = sum_sq - sum_dev * (sum_dev / count);
     if (m.m2 < 0.0)
         m.m2 = 0.0;

@@ -42,11 +42,12 @@ static inline double hsum_pd(__m256d v)
     return _mm_cvtsd_f64(s);
 }
 
-/* ((x - K) - center) * scale: the difference rounded in float as the scalar
- * code does, then scaled exactly (a power of 2; a constant 1 folds away). */
-static inline __m256 deviation(__m256 v, __m256 k, __m256 c, __m256 scale)
+/* (x - C) * scale, C = sn_pass2_center(K, center) (k + c, as the scalar code
+ * rounds it): the difference rounded in float, then scaled exactly (a power
+ * of 2; a constant 1 folds away). */
+static inline __m256 deviation(__m256 v, __m256 kc, __m256 scale)
 {
-    return _mm256_mul_ps(_mm256_sub_ps(_mm256_sub_ps(v, k), c), scale);
+    return _mm256_mul_ps(_mm256_sub_ps(v, kc), scale);
 }
 
 static inline void add_dev(__m256 dev, __m256 *sum_dev, __m256 *sum_sq)
@@ -75,7 +76,7 @@ SN_INLINE void row_sums(const float *x, size_t n, __m256 k, __m256 c, float scal
 {
     const __m256i tail = lane_mask(n % 8);
     const size_t body = n - n % 8, steps = n - n % 32;
-    const __m256 s = _mm256_set1_ps(scale);
+    const __m256 s = _mm256_set1_ps(scale), kc = _mm256_add_ps(k, c);
     __m256d dev_total = _mm256_setzero_pd(), sq_total = _mm256_setzero_pd();
     size_t i = 0;
     while (i < steps) {
@@ -88,16 +89,16 @@ SN_INLINE void row_sums(const float *x, size_t n, __m256 k, __m256 c, float scal
                 for (int u = 0; u < 2; u++)
                     _mm_prefetch((const char *)(ahead + i + 16 * u), _MM_HINT_T0);
             for (int u = 0; u < 4; u++)
-                add_dev(deviation(_mm256_loadu_ps(x + i + 8 * u), k, c, s), d + u, q + u);
+                add_dev(deviation(_mm256_loadu_ps(x + i + 8 * u), kc, s), d + u, q + u);
         }
         dev_total = widen_add(sum4(d), dev_total);
         sq_total = widen_add(sum4(q), sq_total);
     }
     __m256 d = _mm256_setzero_ps(), q = _mm256_setzero_ps();
     for (; i < body; i += 8)
-        add_dev(deviation(_mm256_loadu_ps(x + i), k, c, s), &d, &q);
+        add_dev(deviation(_mm256_loadu_ps(x + i), kc, s), &d, &q);
     /* Masked-off lanes must add 0, not ((0 - K) - center) * scale. */
-    __m256 dev = deviation(_mm256_maskload_ps(x + body, tail), k, c, s);
+    __m256 dev = deviation(_mm256_maskload_ps(x + body, tail), kc, s);
     add_dev(_mm256_and_ps(dev, _mm256_castsi256_ps(tail)), &d, &q);
     *sum_dev = hsum_pd(widen_add(d, dev_total));
     *sum_sq = hsum_pd(widen_add(q, sq_total));
@@ -139,7 +140,7 @@ SN_INLINE sn_moments row_finish(const float *x, size_t n, float shift, float cen
         sum_dev /= SN_PASS2_RESCALE;
         sum_sq /= (double)SN_PASS2_RESCALE * SN_PASS2_RESCALE;
     }
-    return sn_moments_from_sums((double)n, center, sum_dev, sum_sq);
+    return sn_moments_from_sums((double)n, shift, center, sum_dev, sum_sq);
 }
 
 /* d = x - K in float, widened: its 8 lanes added to s1[0..1] and their
@@ -195,6 +196,7 @@ SN_DEFINE_ROW_MOMENTS(avx2)
 SN_INLINE void column_sums(const float *x, ptrdiff_t stride, size_t rows, __m256i mask,
                            __m256 k, __m256 c, __m256 s, double *sum_dev, double *sum_sq)
 {
+    const __m256 kc = _mm256_add_ps(k, c);
     __m256d dev_lo = _mm256_setzero_pd(), dev_hi = dev_lo, sq_lo = dev_lo, sq_hi = dev_lo;
     size_t i = 0;
     while (i < rows) {
@@ -203,12 +205,12 @@ SN_INLINE void column_sums(const float *x, ptrdiff_t stride, size_t rows, __m256
         for (; i + 2 <= end; i += 2) {
             const float *row = x + (ptrdiff_t)i * stride;
             __m256 v0 = _mm256_maskload_ps(row, mask), v1 = _mm256_maskload_ps(row + stride, mask);
-            add_dev(deviation(v0, k, c, s), d, q);
-            add_dev(deviation(v1, k, c, s), d + 1, q + 1);
+            add_dev(deviation(v0, kc, s), d, q);
+            add_dev(deviation(v1, kc, s), d + 1, q + 1);
         }
         if (i < end) {
             __m256 v = _mm256_maskload_ps(x + (ptrdiff_t)i * stride, mask);
-            add_dev(deviation(v, k, c, s), d, q);
+            add_dev(deviation(v, kc, s), d, q);
             i++;
         }
         __m256 dev = _mm256_add_ps(d[0], d[1]), sq = _mm256_add_ps(q[0], q[1]);
@@ -273,7 +275,8 @@ static void col_moments8(const float *x, ptrdiff_t stride, size_t rows, size_t c
     float center[8];
     _mm256_storeu_ps(center, c);
     for (size_t j = 0; j < count; j++)
-        out[j] = sn_moments_from_sums((double)rows, center[j], dev_total[j], sq_total[j]);
+        out[j] = sn_moments_from_sums((double)rows, shift[j], center[j], dev_total[j],
+                                      sq_total[j]);
 }
 
 void sn_col_moments_f32_avx2(const float *x, ptrdiff_t stride, size_t rows, size_t width,
@@ -292,14 +295,14 @@ SN_INLINE void col_deviations8(const float *x, ptrdiff_t stride, size_t rows,
                                const float *shift, const float *center, size_t j,
                                double *sum_dev, double *sum_sq, int ahead)
 {
-    const __m256 k = _mm256_loadu_ps(shift + j), c = _mm256_loadu_ps(center + j);
+    const __m256 kc = _mm256_add_ps(_mm256_loadu_ps(shift + j), _mm256_loadu_ps(center + j));
     const __m256 one = _mm256_set1_ps(1.0f);
     __m256 d = _mm256_setzero_ps(), q = _mm256_setzero_ps();
     for (size_t i = 0; i < rows; i++) {
         const float *at = x + (ptrdiff_t)i * stride + j;
         if (ahead && j % 16 == 0)
             _mm_prefetch((const char *)(at + SN_COL_STREAM_ROWS * stride), _MM_HINT_T0);
-        add_dev(deviation(_mm256_loadu_ps(at), k, c, one), &d, &q);
+        add_dev(deviation(_mm256_loadu_ps(at), kc, one), &d, &q);
     }
     const __m256d d_lo = _mm256_cvtps_pd(_mm256_castps256_ps128(d));
     const __m256d d_hi = _mm256_cvtps_pd(_mm256_extractf128_ps(d, 1));

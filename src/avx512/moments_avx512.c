@@ -27,24 +27,12 @@ static inline __mmask16 lane_mask(size_t count)
     return _cvtu32_mask16((1u << count) - 1u);
 }
 
-/* 1.0 in every lane, hidden from the compiler, which would otherwise turn
- * x * 1 - K back into a subtraction (deviation). */
-static inline __m512 opaque_one(void)
+/* (x - C) * scale, C = sn_pass2_center(K, center) (k + c, as the scalar code
+ * rounds it): the difference rounded in float, then scaled exactly (a power
+ * of 2; a constant 1 folds away). */
+static inline __m512 deviation(__m512 v, __m512 kc, __m512 scale)
 {
-    __m512 one = _mm512_set1_ps(1.0f);
-    __asm__("" : "+v"(one));
-    return one;
-}
-
-/* ((x - K) - center) * scale: the difference rounded in float as the scalar
- * code does, then scaled exactly (a power of 2; a constant 1 folds away).
- * x - K is computed as x * one - K (one from opaque_one), the same single
- * rounding, on the FMA pipes: the add pipes then carry two operations a
- * vector instead of three ([4,768]: the statistics of a row in cache were
- * bound by those pipes). */
-static inline __m512 deviation(__m512 v, __m512 k, __m512 c, __m512 scale, __m512 one)
-{
-    return _mm512_mul_ps(_mm512_sub_ps(_mm512_fmsub_ps(v, one, k), c), scale);
+    return _mm512_mul_ps(_mm512_sub_ps(v, kc), scale);
 }
 
 static inline void add_dev(__m512 dev, __m512 *sum_dev, __m512 *sum_sq)
@@ -73,7 +61,7 @@ SN_INLINE void row_sums(const float *x, size_t n, __m512 k, __m512 c, float scal
 {
     const __mmask16 tail = lane_mask(n % 16);
     const size_t body = n - n % 16, steps = n - n % 64;
-    const __m512 s = _mm512_set1_ps(scale), one = opaque_one();
+    const __m512 s = _mm512_set1_ps(scale), kc = _mm512_add_ps(k, c);
     __m512d dev_total = _mm512_setzero_pd(), sq_total = _mm512_setzero_pd();
     size_t i = 0;
     while (i < steps) {
@@ -86,16 +74,16 @@ SN_INLINE void row_sums(const float *x, size_t n, __m512 k, __m512 c, float scal
                 for (int u = 0; u < 4; u++)
                     _mm_prefetch((const char *)(ahead + i + 16 * u), _MM_HINT_T0);
             for (int u = 0; u < 4; u++)
-                add_dev(deviation(_mm512_loadu_ps(x + i + 16 * u), k, c, s, one), d + u, q + u);
+                add_dev(deviation(_mm512_loadu_ps(x + i + 16 * u), kc, s), d + u, q + u);
         }
         dev_total = widen_add(sum4(d), dev_total);
         sq_total = widen_add(sum4(q), sq_total);
     }
     __m512 d = _mm512_setzero_ps(), q = _mm512_setzero_ps();
     for (; i < body; i += 16)
-        add_dev(deviation(_mm512_loadu_ps(x + i), k, c, s, one), &d, &q);
+        add_dev(deviation(_mm512_loadu_ps(x + i), kc, s), &d, &q);
     /* Masked-off lanes must add 0, not ((0 - K) - center) * scale. */
-    __m512 dev = deviation(_mm512_maskz_loadu_ps(tail, x + body), k, c, s, one);
+    __m512 dev = deviation(_mm512_maskz_loadu_ps(tail, x + body), kc, s);
     add_dev(_mm512_maskz_mov_ps(tail, dev), &d, &q);
     *sum_dev = _mm512_reduce_add_pd(widen_add(d, dev_total));
     *sum_sq = _mm512_reduce_add_pd(widen_add(q, sq_total));
@@ -136,7 +124,7 @@ SN_INLINE sn_moments row_finish(const float *x, size_t n, float shift, float cen
         sum_dev /= SN_PASS2_RESCALE;
         sum_sq /= (double)SN_PASS2_RESCALE * SN_PASS2_RESCALE;
     }
-    return sn_moments_from_sums((double)n, center, sum_dev, sum_sq);
+    return sn_moments_from_sums((double)n, shift, center, sum_dev, sum_sq);
 }
 
 /* d = x - K in float, widened: its 16 lanes added to s1[0..1] and their
@@ -194,7 +182,7 @@ SN_DEFINE_ROW_MOMENTS(avx512)
 SN_INLINE void column_sums(const float *x, ptrdiff_t stride, size_t rows, __mmask16 mask,
                            __m512 k, __m512 c, __m512 s, double *sum_dev, double *sum_sq)
 {
-    const __m512 one = opaque_one();
+    const __m512 kc = _mm512_add_ps(k, c);
     __m512d dev_lo = _mm512_setzero_pd(), dev_hi = dev_lo, sq_lo = dev_lo, sq_hi = dev_lo;
     size_t i = 0;
     while (i < rows) {
@@ -204,12 +192,12 @@ SN_INLINE void column_sums(const float *x, ptrdiff_t stride, size_t rows, __mmas
             const float *row = x + (ptrdiff_t)i * stride;
             __m512 v0 = _mm512_maskz_loadu_ps(mask, row);
             __m512 v1 = _mm512_maskz_loadu_ps(mask, row + stride);
-            add_dev(deviation(v0, k, c, s, one), d, q);
-            add_dev(deviation(v1, k, c, s, one), d + 1, q + 1);
+            add_dev(deviation(v0, kc, s), d, q);
+            add_dev(deviation(v1, kc, s), d + 1, q + 1);
         }
         if (i < end) {
             __m512 v = _mm512_maskz_loadu_ps(mask, x + (ptrdiff_t)i * stride);
-            add_dev(deviation(v, k, c, s, one), d, q);
+            add_dev(deviation(v, kc, s), d, q);
             i++;
         }
         __m512 dev = _mm512_add_ps(d[0], d[1]), sq = _mm512_add_ps(q[0], q[1]);
@@ -275,7 +263,8 @@ static void col_moments16(const float *x, ptrdiff_t stride, size_t rows, size_t 
     float center[16];
     _mm512_storeu_ps(center, c);
     for (size_t j = 0; j < count; j++)
-        out[j] = sn_moments_from_sums((double)rows, center[j], dev_total[j], sq_total[j]);
+        out[j] = sn_moments_from_sums((double)rows, shift[j], center[j], dev_total[j],
+                                      sq_total[j]);
 }
 
 void sn_col_moments_f32_avx512(const float *x, ptrdiff_t stride, size_t rows, size_t width,
@@ -293,15 +282,15 @@ SN_INLINE void col_deviations16(const float *x, ptrdiff_t stride, size_t rows,
                                 const float *shift, const float *center, size_t j,
                                 __mmask16 mask, double *sum_dev, double *sum_sq, int ahead)
 {
-    const __m512 k = _mm512_maskz_loadu_ps(mask, shift + j);
-    const __m512 c = _mm512_maskz_loadu_ps(mask, center + j), unit = _mm512_set1_ps(1.0f);
-    const __m512 one = opaque_one();
+    const __m512 kc = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, shift + j),
+                                    _mm512_maskz_loadu_ps(mask, center + j));
+    const __m512 unit = _mm512_set1_ps(1.0f);
     __m512 d = _mm512_setzero_ps(), q = _mm512_setzero_ps();
     for (size_t i = 0; i < rows; i++) {
         const float *at = x + (ptrdiff_t)i * stride + j;
         if (ahead)
             _mm_prefetch((const char *)(at + SN_COL_STREAM_ROWS * stride), _MM_HINT_T0);
-        add_dev(deviation(_mm512_maskz_loadu_ps(mask, at), k, c, unit, one), &d, &q);
+        add_dev(deviation(_mm512_maskz_loadu_ps(mask, at), kc, unit), &d, &q);
     }
     __mmask8 lo = (__mmask8)mask, hi = (__mmask8)(mask >> 8);
     __m512d d_lo = _mm512_cvtps_pd(_mm512_castps512_ps256(d));

@@ -21,12 +21,12 @@
 /* Row pass 2: four accumulators per kind, SN_PASS2_TERMS vectors each per chunk. */
 #define ROW_CHUNK (4 * 4 * SN_PASS2_TERMS)
 
-/* ((x - K) - center) * scale: the difference rounded in float as the scalar
- * code does, then scaled exactly (a power of 2; a constant 1 folds away). */
-static inline float32x4_t deviation(float32x4_t v, float32x4_t k, float32x4_t c,
-                                    float32x4_t scale)
+/* (x - C) * scale, C = sn_pass2_center(K, center) (k + c, as the scalar code
+ * rounds it): the difference rounded in float, then scaled exactly (a power
+ * of 2; a constant 1 folds away). */
+static inline float32x4_t deviation(float32x4_t v, float32x4_t kc, float32x4_t scale)
 {
-    return vmulq_f32(vsubq_f32(vsubq_f32(v, k), c), scale);
+    return vmulq_f32(vsubq_f32(v, kc), scale);
 }
 
 static inline void add_dev(float32x4_t dev, float32x4_t *sum_dev, float32x4_t *sum_sq)
@@ -54,7 +54,7 @@ SN_INLINE void row_sums(const float *x, size_t n, float shift, float center, flo
                         const float *ahead, double *sum_dev, double *sum_sq)
 {
     const size_t body = n - n % 4, steps = n - n % 16;
-    const float32x4_t k = vdupq_n_f32(shift), c = vdupq_n_f32(center), s = vdupq_n_f32(scale);
+    const float32x4_t kc = vdupq_n_f32(sn_pass2_center(shift, center)), s = vdupq_n_f32(scale);
     float64x2_t dev_total[2] = { vdupq_n_f64(0.0), vdupq_n_f64(0.0) };
     float64x2_t sq_total[2] = { dev_total[0], dev_total[1] };
     size_t i = 0;
@@ -67,20 +67,20 @@ SN_INLINE void row_sums(const float *x, size_t n, float shift, float center, flo
             if (ahead)
                 __builtin_prefetch(ahead + i);
             for (int u = 0; u < 4; u++)
-                add_dev(deviation(vld1q_f32(x + i + 4 * u), k, c, s), d + u, q + u);
+                add_dev(deviation(vld1q_f32(x + i + 4 * u), kc, s), d + u, q + u);
         }
         widen_add(sum4(d), dev_total);
         widen_add(sum4(q), sq_total);
     }
     float32x4_t d = vdupq_n_f32(0.0f), q = d;
     for (; i < body; i += 4)
-        add_dev(deviation(vld1q_f32(x + i), k, c, s), &d, &q);
+        add_dev(deviation(vld1q_f32(x + i), kc, s), &d, &q);
     widen_add(d, dev_total);
     widen_add(q, sq_total);
     double dev_sum = vaddvq_f64(vaddq_f64(dev_total[0], dev_total[1]));
     double sq_sum = vaddvq_f64(vaddq_f64(sq_total[0], sq_total[1]));
     for (; i < n; i++) {
-        float dev = ((x[i] - shift) - center) * scale;
+        float dev = (x[i] - sn_pass2_center(shift, center)) * scale;
         dev_sum += (double)dev;
         sq_sum += (double)dev * (double)dev;
     }
@@ -121,7 +121,7 @@ static inline sn_moments row_finish(const float *x, size_t n, float shift, float
         sum_dev /= SN_PASS2_RESCALE;
         sum_sq /= (double)SN_PASS2_RESCALE * SN_PASS2_RESCALE;
     }
-    return sn_moments_from_sums((double)n, center, sum_dev, sum_sq);
+    return sn_moments_from_sums((double)n, shift, center, sum_dev, sum_sq);
 }
 
 /* d = x - K in float, widened: its 4 lanes added to s1[0..1] and their
@@ -187,10 +187,11 @@ SN_INLINE void column_sums(const float *x, ptrdiff_t stride, size_t rows, int nv
                            const float32x4_t *k, const float32x4_t *c, const float *scale,
                            double *sum_dev, double *sum_sq)
 {
-    float32x4_t s[4];
+    float32x4_t s[4], kc[4];
     float64x2_t dev_total[8], sq_total[8];
     for (int v = 0; v < nv; v++) {
         s[v] = vld1q_f32(scale + 4 * v);
+        kc[v] = vaddq_f32(k[v], c[v]);
         dev_total[2 * v] = dev_total[2 * v + 1] = vdupq_n_f64(0.0);
         sq_total[2 * v] = sq_total[2 * v + 1] = vdupq_n_f64(0.0);
     }
@@ -203,7 +204,7 @@ SN_INLINE void column_sums(const float *x, ptrdiff_t stride, size_t rows, int nv
         for (; i < end; i++) {
             const float *r = x + (ptrdiff_t)i * stride;
             for (int v = 0; v < nv; v++)
-                add_dev(deviation(vld1q_f32(r + 4 * v), k[v], c[v], s[v]), d + v, q + v);
+                add_dev(deviation(vld1q_f32(r + 4 * v), kc[v], s[v]), d + v, q + v);
         }
         for (int v = 0; v < nv; v++) {
             widen_add(d[v], dev_total + 2 * v);
@@ -261,7 +262,8 @@ SN_INLINE void col_moments(const float *x, ptrdiff_t stride, size_t rows, int nv
     for (int v = 0; v < nv; v++)
         vst1q_f32(center + 4 * v, c[v]);
     for (int j = 0; j < 4 * nv; j++)
-        out[j] = sn_moments_from_sums((double)rows, center[j], dev_total[j], sq_total[j]);
+        out[j] = sn_moments_from_sums((double)rows, shift[j], center[j], dev_total[j],
+                                      sq_total[j]);
 }
 
 void sn_col_moments_f32_neon(const float *x, ptrdiff_t stride, size_t rows, size_t width,
@@ -287,11 +289,10 @@ void sn_col_deviation_sums_f32_neon(const float *x, ptrdiff_t stride, size_t row
         const float *block = x + (ptrdiff_t)i * stride;
         size_t count = rows - i < SN_COL_STREAM_ROWS ? rows - i : SN_COL_STREAM_ROWS;
         for (size_t j = 0; j < body; j += 4) {
-            const float32x4_t k = vld1q_f32(shift + j), c = vld1q_f32(center + j);
+            const float32x4_t kc = vaddq_f32(vld1q_f32(shift + j), vld1q_f32(center + j));
             float32x4_t d = vdupq_n_f32(0.0f), q = d;
             for (size_t r = 0; r < count; r++)
-                add_dev(deviation(vld1q_f32(block + (ptrdiff_t)r * stride + j), k, c, one), &d,
-                        &q);
+                add_dev(deviation(vld1q_f32(block + (ptrdiff_t)r * stride + j), kc, one), &d, &q);
             vst1q_f64(sum_dev + j, vaddq_f64(vld1q_f64(sum_dev + j), vcvt_f64_f32(vget_low_f32(d))));
             vst1q_f64(sum_dev + j + 2, vaddq_f64(vld1q_f64(sum_dev + j + 2), vcvt_high_f64_f32(d)));
             vst1q_f64(sum_sq + j, vaddq_f64(vld1q_f64(sum_sq + j), vcvt_f64_f32(vget_low_f32(q))));

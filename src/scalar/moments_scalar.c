@@ -14,11 +14,11 @@
 /* Row pass 2: four accumulators per kind, SN_PASS2_TERMS terms each per chunk. */
 #define ROW_CHUNK (4 * SN_PASS2_TERMS)
 
-/* ((x - K) - center) * scale: the difference rounded in float, then scaled
- * exactly (a power of 2). */
-static inline float deviation(float v, float shift, float center, float scale)
+/* (x - C) * scale, C = sn_pass2_center(K, center): the difference rounded in
+ * float, then scaled exactly (a power of 2). */
+static inline float deviation(float v, float c, float scale)
 {
-    return ((v - shift) - center) * scale;
+    return (v - c) * scale;
 }
 
 /* Pass 2 of a row block: four accumulators per kind over whole chunks of
@@ -27,6 +27,7 @@ static void row_sums(const float *x, size_t n, float shift, float center, float 
                      double *sum_dev, double *sum_sq)
 {
     const size_t steps = n - n % 4;
+    const float c = sn_pass2_center(shift, center);
     double dev_total = 0.0, sq_total = 0.0;
     size_t i = 0;
     while (i < steps) {
@@ -34,7 +35,7 @@ static void row_sums(const float *x, size_t n, float shift, float center, float 
         float d[4] = { 0.0f, 0.0f, 0.0f, 0.0f }, q[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
         for (; i < end; i += 4)
             for (int u = 0; u < 4; u++) {
-                float dev = deviation(x[i + u], shift, center, scale);
+                float dev = deviation(x[i + u], c, scale);
                 d[u] += dev;
                 q[u] += dev * dev;
             }
@@ -43,7 +44,7 @@ static void row_sums(const float *x, size_t n, float shift, float center, float 
     }
     float d = 0.0f, q = 0.0f;
     for (; i < n; i++) {
-        float dev = deviation(x[i], shift, center, scale);
+        float dev = deviation(x[i], c, scale);
         d += dev;
         q += dev * dev;
     }
@@ -75,7 +76,7 @@ static inline sn_moments row_finish(const float *x, size_t n, float shift, float
         sum_dev /= SN_PASS2_RESCALE;
         sum_sq /= (double)SN_PASS2_RESCALE * SN_PASS2_RESCALE;
     }
-    return sn_moments_from_sums((double)n, center, sum_dev, sum_sq);
+    return sn_moments_from_sums((double)n, shift, center, sum_dev, sum_sq);
 }
 
 /* The one pass (sn_moments_from_power_sums): d = x - K rounded to float, its
@@ -115,13 +116,14 @@ SN_DEFINE_ROW_MOMENTS(scalar)
 static void column_sums(const float *x, ptrdiff_t stride, size_t rows, float shift,
                         float center, float scale, double *sum_dev, double *sum_sq)
 {
+    const float c = sn_pass2_center(shift, center);
     double dev_total = 0.0, sq_total = 0.0;
     size_t i = 0;
     while (i < rows) {
         size_t end = rows - i < SN_PASS2_TERMS ? rows : i + SN_PASS2_TERMS;
         float d = 0.0f, q = 0.0f;
         for (; i < end; i++) {
-            float dev = deviation(x[(ptrdiff_t)i * stride], shift, center, scale);
+            float dev = deviation(x[(ptrdiff_t)i * stride], c, scale);
             d += dev;
             q += dev * dev;
         }
@@ -151,7 +153,7 @@ void sn_col_moments_f32_scalar(const float *x, ptrdiff_t stride, size_t rows, si
             sum_dev /= SN_PASS2_RESCALE;
             sum_sq /= (double)SN_PASS2_RESCALE * SN_PASS2_RESCALE;
         }
-        out[j] = sn_moments_from_sums((double)rows, center[j], sum_dev, sum_sq);
+        out[j] = sn_moments_from_sums((double)rows, shift[j], center[j], sum_dev, sum_sq);
     }
 }
 
@@ -163,10 +165,10 @@ void sn_col_deviation_sums_f32_scalar(const float *x, ptrdiff_t stride, size_t r
         const float *block = x + (ptrdiff_t)i * stride;
         size_t count = rows - i < SN_COL_STREAM_ROWS ? rows - i : SN_COL_STREAM_ROWS;
         for (size_t j = 0; j < width; j++) {
+            const float c = sn_pass2_center(shift[j], center[j]);
             float d = 0.0f, q = 0.0f;
             for (size_t r = 0; r < count; r++) {
-                float dev = deviation(block[(ptrdiff_t)r * stride + (ptrdiff_t)j], shift[j],
-                                      center[j], 1.0f);
+                float dev = deviation(block[(ptrdiff_t)r * stride + (ptrdiff_t)j], c, 1.0f);
                 d += dev;
                 q += dev * dev;
             }
