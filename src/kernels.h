@@ -52,9 +52,14 @@
  *   data (its own error is about a tenth of one), and then the float partials
  *   round at most twice as much as around the exact mean (sn_center_serves).
  * Either falls back to the full two-pass algorithm, on the block still in
- * cache, where it cannot serve (an outlier first element, NaN or Inf). */
-#define SN_ONE_PASS_MAX 256
+ * cache, where it cannot serve (an outlier first element, NaN or Inf).
+ * Rows of 256 took the power sums until pass 2 cost one subtraction an
+ * element (sn_pass2_center); since, pass 2 is faster there ([8192,256]:
+ * AVX-512 43-45 -> 46-48 GB/s, AVX2 33-34 -> 40-41 at 1 thread). */
+#define SN_ONE_PASS_MAX 128
 #define SN_CENTER_PREFIX 128
+_Static_assert(SN_ONE_PASS_MAX >= SN_CENTER_PREFIX,
+               "longer rows take their center from a prefix of SN_CENTER_PREFIX elements");
 
 /* Whether pass 2's sums around a provisional center stand: n e^2 <= m2 for the
  * center's error e = sum_dev / n, i.e. the center lies within a standard
