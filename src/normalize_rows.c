@@ -139,17 +139,20 @@ static void group_task(const run *rn, ptrdiff_t index, int thread)
         normalize_run_part(rn, &g, r, 0, p->run_length, &s, p->run_length, scratch);
 }
 
-/* Groups [begin, end) on one thread. When the output streams to memory and
- * groups span several blocks, each block of a group is normalized and then
- * the same block of the next group is reduced, so that reading the one
- * overlaps writing the other (the column path's panels do the same); the
- * next group's moments merge block by block in the order group_task merges
- * them, so every group is computed exactly as group_task computes it. */
+/* Groups [begin, end) on one thread. When groups span several blocks, each
+ * block of a group is normalized and then the same block of the next group
+ * is reduced, so that reading the one overlaps writing the other (the column
+ * path's panels do the same when their output streams); the next group's
+ * moments merge block by block in the order group_task merges them, so every
+ * group is computed exactly as group_task computes it. Streamed or not: norm
+ * "TF" on [32,200,512] at 2 threads, whose output stays in L3, 80-82 -> 91-95
+ * GB/s, group norm 114-122 -> 118-126. */
 void sn_rows_range(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
 {
     const sn_norm_job *job = rn->job;
     const sn_plan *p = &job->plan;
-    if (!rn->stream || rn->mode != MODE_FUSED || rn->units < 2) {
+    /* Strided runs (GATHER) copy through the thread's scratch a group at a time. */
+    if (p->path != SN_PATH_ROWS || rn->mode != MODE_FUSED || rn->units < 2) {
         for (ptrdiff_t i = begin; i < end; i++)
             group_task(rn, i, thread);
         return;

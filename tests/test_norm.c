@@ -423,17 +423,16 @@ Test(norm, instance_norm_over_time)
     }
 }
 
-/* Groups (rows of blocks, axes "TF") and column panels (axes "T") whose
- * output streams to memory (8 MiB or more per thread) are worked through a
- * range at a time, each group's or panel's moments gathered while the one
- * before is normalized (normalize_rows.c, normalize_columns.c): every group
- * must come out as in a call of its own (small, not streamed), with padded
- * frames zeroed, on 1 and 2 threads, in place too. */
-Test(norm, streamed_ranges_equal_one_group_calls)
+/* Groups (rows of blocks, axes "TF") are worked through a range at a time,
+ * each group's moments gathered while the one before is normalized, and so
+ * are column panels (axes "T") whose output streams to memory (8 MiB or more
+ * per thread; normalize_rows.c, normalize_columns.c): every group must come
+ * out as in a call of its own, with padded frames zeroed, on 1 and 2
+ * threads, in place too. dims[0] groups of dims[1] x dims[2]. */
+static void check_ranges_equal_one_group_calls(const char *label, const ptrdiff_t dims[3])
 {
-    tu_begin();
-    tu_rng rng = tu_rng_for("norm.streamed_ranges");
-    const ptrdiff_t dims[3] = { 11, 400, 1000 }, panel = dims[1] * dims[2]; /* 17.6 MB */
+    tu_rng rng = tu_rng_for(label);
+    const ptrdiff_t panel = dims[1] * dims[2];
     const size_t n = (size_t)(dims[0] * panel);
     float *x = malloc(n * sizeof(float)), *y = malloc(n * sizeof(float));
     float *want = malloc(n * sizeof(float)), *params = malloc(2 * (size_t)dims[2] * sizeof(float));
@@ -441,7 +440,8 @@ Test(norm, streamed_ranges_equal_one_group_calls)
     for (size_t i = 0; i < n; i++)
         x[i] = (float)(10.0 + tu_normal(&rng));
     tu_params(dims[2], params, params + dims[2]);
-    int lens[11];
+    int lens[16];
+    cr_assert(dims[0] <= 16, "at most 16 groups");
     fill_lengths(&rng, dims[0], dims[1], lens);
     const char *axes[] = { "T", "TF" };
     for (int a = 0; a < 2; a++) {
@@ -471,9 +471,10 @@ Test(norm, streamed_ranges_equal_one_group_calls)
             sn_tensor yt = sn_tensor_dense(y, SN_FLOAT32, 3, dims);
             cr_assert(sn_norm(&xt, &yt, &o) == SN_OK, "%s", sn_last_error_detail());
             cr_assert(memcmp(y, want, n * sizeof(float)) == 0,
-                      "seed=%u isa=%s dims=[11,400,1000] axes=%s threads=%d in_place=%d: "
-                      "streamed groups differ from one-group calls",
-                      tu_seed(), tu_isa_name(), axes[a], threads, in_place);
+                      "seed=%u isa=%s %s dims=[%td,%td,%td] axes=%s threads=%d in_place=%d: "
+                      "groups worked through in ranges differ from one-group calls",
+                      tu_seed(), tu_isa_name(), label, dims[0], dims[1], dims[2], axes[a],
+                      threads, in_place);
         }
     }
     set_threads(0);
@@ -481,6 +482,20 @@ Test(norm, streamed_ranges_equal_one_group_calls)
     free(y);
     free(want);
     free(params);
+}
+
+Test(norm, streamed_ranges_equal_one_group_calls)
+{
+    tu_begin();
+    const ptrdiff_t dims[3] = { 11, 400, 1000 }; /* 17.6 MB: streamed on 1 and 2 threads */
+    check_ranges_equal_one_group_calls("norm.streamed_ranges", dims);
+}
+
+Test(norm, cached_ranges_equal_one_group_calls)
+{
+    tu_begin();
+    const ptrdiff_t dims[3] = { 9, 150, 333 }; /* 1.8 MB: plain stores */
+    check_ranges_equal_one_group_calls("norm.cached_ranges", dims);
 }
 
 Test(norm, channels_first_except_batch_and_spatial)
