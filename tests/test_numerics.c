@@ -22,6 +22,7 @@ typedef struct path_shape {
 static const path_shape path_shapes[] = {
     { "rows", 23, 777, TU_DENSE, SN_PATH_ROWS, 0 },
     { "rows-short", 40, 13, TU_PADDED, SN_PATH_ROWS, 0 },
+    { "rows-200", 31, 200, TU_DENSE, SN_PATH_ROWS, 0 }, /* pass 2 around a prefix center */
     { "columns", 37, 150, TU_TRANSPOSED, SN_PATH_COLUMNS, 0 },
     { "gather", 11, 300, TU_STRIDED, SN_PATH_GATHER, 0 },
     { "split-row", 2, 70001, TU_DENSE, SN_PATH_ROWS, 4 },
