@@ -1,7 +1,9 @@
 // Shared by simdnorm_bench and simdnorm_compare; see bench_common.h.
 #include "bench_common.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <new>
@@ -278,9 +280,29 @@ std::string flag_value(const std::vector<char *> &args, const std::string &name)
 
 bool is_true(const std::string &v) { return v == "true" || v == "yes" || v == "1"; }
 
+// "1,2,4" -> {1, 2, 4}; empty when the text is not a list of counts from 1 to 1024.
+std::vector<int> parse_thread_counts(const std::string &text)
+{
+    std::vector<int> counts;
+    std::size_t at = 0;
+    while (at <= text.size()) {
+        std::size_t comma = text.find(',', at);
+        std::string item = text.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+        char *end = nullptr;
+        long value = std::strtol(item.c_str(), &end, 10);
+        if (item.empty() || *end != '\0' || value < 1 || value > 1024)
+            return {};
+        counts.push_back(static_cast<int>(value));
+        if (comma == std::string::npos)
+            break;
+        at = comma + 1;
+    }
+    return counts;
+}
+
 }  // namespace
 
-int bench_main(int argc, char **argv, void (*register_all)(bool user_min_time))
+int bench_main(int argc, char **argv, RegisterAll register_all)
 {
     static char min_time[] = "--benchmark_min_time=0.2";
     static char repetitions[] = "--benchmark_repetitions=3";
@@ -289,6 +311,16 @@ int bench_main(int argc, char **argv, void (*register_all)(bool user_min_time))
     args.insert(args.end(), argv + 1, argv + argc);
     std::vector<char *> user_args(argv + 1, argv + argc);
     bool user_min_time = !flag_value(user_args, "benchmark_min_time").empty();
+    std::string threads_text = flag_value(user_args, "threads");
+    std::vector<int> threads = threads_text.empty() ? std::vector<int>{1, 2} : parse_thread_counts(threads_text);
+    if (threads.empty()) {
+        std::fprintf(stderr, "%s: --threads=%s: expected a list of thread counts such as 1,2,4\n", argv[0],
+                     threads_text.c_str());
+        return 1;
+    }
+    args.erase(std::remove_if(args.begin(), args.end(),
+                              [](const char *a) { return std::strncmp(a, "--threads=", 10) == 0; }),
+               args.end());
     // Initialize() removes the flags it knows, so read these first.
     std::string format = flag_value(args, "benchmark_format");
     std::string color = flag_value(args, "benchmark_color");
@@ -304,7 +336,7 @@ int bench_main(int argc, char **argv, void (*register_all)(bool user_min_time))
     benchmark::AddCustomContext("simdnorm_default_threads", std::to_string(sn_get_num_threads()));
     benchmark::AddCustomContext("bw", "(bytes read + bytes written) / wall time, 1G = 1e9");
     benchmark::AddCustomContext("pct_memcpy", "100 * memcpy time of the same bytes / layer time");
-    register_all(user_min_time);
+    register_all(user_min_time, threads);
 
     if (format.empty() || format == "console") {
         bool use_color = color.empty() || color == "auto" ? isatty(STDOUT_FILENO) != 0 : is_true(color);

@@ -179,11 +179,15 @@ bool timed_loop(benchmark::State &state, const Workspace &ws, int threads, Call 
 //   --benchmark_min_time=0.2 --benchmark_repetitions=3
 //   --benchmark_display_aggregates_only=true
 // to argv (any flag given on the command line wins), initializes Google
-// Benchmark, adds the context lines, calls register_all(user_min_time) (true
-// when --benchmark_min_time was given on the command line), and runs with a
+// Benchmark, adds the context lines, calls register_all(user_min_time,
+// threads) (user_min_time: --benchmark_min_time was given on the command line;
+// threads: the counts of --threads=1,2,4,..., ours, default 1,2), and runs with a
 // console reporter that shows only the median of the repetitions and names
 // without "/real_time" and "/min_time:..." (JSON and CSV keep everything).
-int bench_main(int argc, char **argv, void (*register_all)(bool user_min_time));
+// The thread counts the rows run at: --threads=1,2,4,... (ours, removed from
+// argv before Google Benchmark sees it; default 1,2).
+using RegisterAll = void (*)(bool user_min_time, const std::vector<int> &threads);
+int bench_main(int argc, char **argv, RegisterAll register_all);
 
 }  // namespace snbench
 

@@ -72,7 +72,6 @@ namespace {
 using namespace snbench;
 using tag = dnnl::memory::format_tag;
 
-constexpr int kThreadCounts[] = {1, 2};
 constexpr float kEpsilon = 1e-5f;
 constexpr double kTolerance = 1e-4;
 // omp_get_max_threads() at start, restored after each oneDNN row.
@@ -427,14 +426,14 @@ void bm_onednn(benchmark::State &state, const Case *c, int threads)
     sn_set_num_threads(0);
 }
 
-void register_all(bool user_min_time)
+void register_all(bool user_min_time, const std::vector<int> &thread_counts)
 {
     g_omp_threads = omp_get_max_threads();
     const dnnl_version_t *v = dnnl_version();
     benchmark::AddCustomContext("onednn",
                                 std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
     for (const Case &c : cases())
-        for (int threads : kThreadCounts) {
+        for (int threads : thread_counts) {
             std::string head =
                 std::string(c.id) + "/" + shape_name(c.shape) + "/threads:" + std::to_string(threads) + "/";
             benchmark::internal::Benchmark *rows[] = {

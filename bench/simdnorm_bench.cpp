@@ -46,7 +46,8 @@
 // except that the batch_norm rows, whose calls take milliseconds, default to
 // a min_time of 0.1 (a --benchmark_min_time given applies to them too).
 // and the console shows only the median of the repetitions (JSON or CSV
-// output, e.g. --benchmark_out=FILE, keeps everything).
+// output, e.g. --benchmark_out=FILE, keeps everything). Rows run at 1 and 2
+// threads; --threads=1,4,16 (a flag of ours) picks other counts.
 //
 // Examples
 //   build/bench/simdnorm_bench
@@ -55,6 +56,7 @@
 //   build/bench/simdnorm_bench --benchmark_filter='^(norm|group_norm|memcpy/(32x200|16x64|8x512|2x32))'
 //   build/bench/simdnorm_bench --benchmark_filter='^(batch_norm|memcpy/(32x200x512|32x256x28x28)/)'
 //   build/bench/simdnorm_bench --benchmark_repetitions=9 --benchmark_out=bench.json
+//   build/bench/simdnorm_bench --threads=1,2,4,8,16 --benchmark_filter='(memcpy|avx512)/'
 //
 // Adding a layer: one row of kLayers (a configuration of sn_norm), or one run
 // function and a row for anything else.
@@ -73,7 +75,6 @@ namespace {
 
 using namespace snbench;
 
-constexpr int kThreadCounts[] = {1, 2};
 constexpr float kEpsilon = 1e-6f;
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -201,12 +202,12 @@ void bm_layer(benchmark::State &state, const Layer *layer, sn_isa isa, Dims dims
 }
 
 // user_min_time: --benchmark_min_time was given on the command line.
-void register_all(bool user_min_time)
+void register_all(bool user_min_time, const std::vector<int> &thread_counts)
 {
     std::set<std::pair<Dims, int>> memcpy_done;
     for (const Layer &layer : kLayers)
         for (const Dims &dims : layer.shapes)
-            for (int threads : kThreadCounts) {
+            for (int threads : thread_counts) {
                 std::string tail = "/" + shape_name(dims) + "/threads:" + std::to_string(threads);
                 if (memcpy_done.insert({dims, threads}).second)
                     benchmark::RegisterBenchmark(("memcpy" + tail).c_str(), bm_memcpy, dims, threads)
