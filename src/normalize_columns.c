@@ -137,10 +137,12 @@ static void unit_end(const run *rn, const unit_moments *m, const float *shift, s
     const ptrdiff_t stride = run_axis(p)->x_stride, width = p->lane.dim;
     const double *sum_dev = l->sums, *sum_sq = l->sums + width;
     const size_t rows = (size_t)m->rows;
-    for (ptrdiff_t j = 0; j < width; j++)
-        out[j] = sn_moments_empty();
-    if (rows == 0)
+    if (rows == 0) {
+        for (ptrdiff_t j = 0; j < width; j++)
+            out[j] = sn_moments_empty();
         return;
+    }
+    /* Below, every lane is written: by pass 2's sums, or by the fallback. */
     for (ptrdiff_t c = 0; c < width; c += SN_COL_BLOCK_WIDTH) {
         size_t chunk = (size_t)min_ptrdiff(SN_COL_BLOCK_WIDTH, width - c);
         int fallback[SN_COL_BLOCK_WIDTH], any = 0;
@@ -209,8 +211,13 @@ static void panel_gather(const run *rn, panel_moments *pm, ptrdiff_t rows, const
         rows -= pm->current.done - before;
         if (pm->current.centered && pm->current.done < pm->current.rows)
             return;
-        unit_end(rn, &pm->current, l->shift_in, l->unit, l);
-        sn_moments_merge_lanes(l->total, l->unit, width);
+        /* The first unit's moments are the panel's so far: no merge. */
+        if (pm->unit == 0) {
+            unit_end(rn, &pm->current, l->shift_in, l->total, l);
+        } else {
+            unit_end(rn, &pm->current, l->shift_in, l->unit, l);
+            sn_moments_merge_lanes(l->total, l->unit, width);
+        }
         if (++pm->unit < rn->units)
             pm->current = unit_begin(rn, pm->pn, pm->unit, l->shift_in, l);
         if (rows <= 0)
