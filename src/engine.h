@@ -6,8 +6,6 @@
 #ifndef SN_ENGINE_H
 #define SN_ENGINE_H
 
-#include <stdlib.h>
-
 #include "normalize.h"
 #include "parallel.h"
 #include "scratch.h"

@@ -183,7 +183,8 @@ static void panel_unit_moments(const run *rn, const panel *pn, ptrdiff_t u, cons
 }
 
 /* A panel's moments, unit after unit, gathered as its rows are walked
- * (panel_gather): into l->total, around the shifts l->shift_in. */
+ * (panel_gather): into l->total, around the shifts l->shift_in. The first
+ * unit's unit_end writes every lane of l->total, the others merge into it. */
 typedef struct panel_moments {
     const panel *pn;
     ptrdiff_t unit;     /* the unit in progress, or rn->units when done */
@@ -192,10 +193,7 @@ typedef struct panel_moments {
 
 static panel_moments panel_begin(const run *rn, const panel *pn, const lanes *l)
 {
-    const sn_plan *p = &rn->job->plan;
     panel_moments pm = { pn, 0, { NULL, 0, 0, 0 } };
-    for (ptrdiff_t j = 0; j < p->lane.dim; j++)
-        l->total[j] = sn_moments_empty();
     sn_panel_shift(rn->job, pn, l->shift_in);
     pm.current = unit_begin(rn, pn, 0, l->shift_in, l);
     return pm;
