@@ -47,10 +47,10 @@
  *   center C, sn_pass2_center, and their squares, float partials) over the
  *   whole block, with C from its first SN_CENTER_PREFIX elements: float
  *   throughput (the conversions to double cost more than the latency on long
- *   blocks). That
- *   center lies within a standard deviation of the mean for any but contrived
- *   data (its own error is about a tenth of one), and then the float partials
- *   round at most twice as much as around the exact mean (sn_center_serves).
+ *   blocks). That center lies within a standard deviation of the mean for any
+ *   but contrived data (its own error is about a tenth of one), and then the
+ *   float partials round at most twice as much as around the exact mean
+ *   (sn_center_serves).
  * Either falls back to the full two-pass algorithm, on the block still in
  * cache, where it cannot serve (an outlier first element, NaN or Inf).
  * Rows of 256 took the power sums until pass 2 cost one subtraction an
@@ -215,8 +215,8 @@ typedef void (*sn_col_moments_f32_fn)(const float *x, ptrdiff_t stride, size_t r
 
 /* Pass 2 for columns, any width: adds to sum_dev[j] and sum_sq[j] the sums of
  * the deviations x - sn_pass2_center(shift[j], center[j]) of column j of a
- * rows x width panel (row i starts at x + i * stride) and of their squares, in float
- * partials of SN_COL_STREAM_ROWS rows folded into double. Rows are walked
+ * rows x width panel (row i starts at x + i * stride) and of their squares,
+ * in float partials of SN_COL_STREAM_ROWS rows folded into double. Rows are walked
  * across the whole width, SN_COL_STREAM_ROWS rows at a time: that many
  * sequential streams in flight, each row read in order. The caller picks the
  * centers and checks them (sn_center_serves). */

@@ -85,11 +85,10 @@ void sn_lanes_constants(const run *rn, ptrdiff_t count, ptrdiff_t first, ptrdiff
 /* A normalizing region gives each thread one contiguous range of items, as
  * the static schedule would: the ROWS and COLUMNS paths work through a range
  * (they overlap one group's or panel's moments with the normalization of the
- * one before),
- * and streamed stores are fenced once per thread and call. Streamed stores
- * are weakly ordered, and a fence waits for them to reach memory: per item,
- * on 768-element rows, it cost more than streaming saved. Items are computed
- * as ever, whatever the ranges. */
+ * one before), and streamed stores are fenced once per thread and call.
+ * Streamed stores are weakly ordered, and a fence waits for them to reach
+ * memory: per item, on 768-element rows, it cost more than streaming saved.
+ * Items are computed as ever, whatever the ranges. */
 typedef struct share {
     run *rn;
     sn_task_fn task;           /* per item, or */
@@ -286,13 +285,13 @@ static sn_status run_job(run *rn)
     if (threads > owners && !split)
         threads = (int)owners;
     rn->x_end = prefetch_end(rn);
-    /* Every element of y is written once: groups * reduce_count of them. */
     /* (Statistics alone leave y, scale and bias unread, and unset.) */
     int params_along_rows = rn->mode != MODE_STATS && (job->scale || job->bias) &&
                             run_axis(p)->param_stride != 0;
     double stream_from = p->path == SN_PATH_ROWS && rn->units == 1 && !params_along_rows
                              ? SN_STREAM_MIN_BYTES_PER_THREAD_UNPARAMETERIZED_ROWS
                              : SN_STREAM_MIN_BYTES_PER_THREAD;
+    /* Every element of y is written once: groups * reduce_count of them. */
     rn->stream = p->path != SN_PATH_GATHER && rn->mode != MODE_STATS &&
                  (double)p->groups * (double)p->reduce_count * sizeof(float) >=
                      stream_from * threads;
