@@ -73,7 +73,7 @@ static sn_status init_value(const char *text, float value, const char *name, flo
 static sn_status check_options(const sn_batch_norm_options *o, float *gamma0, float *beta0)
 {
     sn_status status;
-    if (!(o->epsilon >= 0.0f) || isinf(o->epsilon))
+    if (!sn_finite_nonnegative(o->epsilon))
         return SN_ERR_EPSILON;
     if (!unit_interval(o->momentum))
         return SN_ERR_MOMENTUM;
@@ -81,7 +81,7 @@ static sn_status check_options(const sn_batch_norm_options *o, float *gamma0, fl
         return SN_ERR_USE_SAMPLE;
     if (o->param_version < 0 || o->param_version > 2)
         return SN_ERR_PARAM_VERSION;
-    if (!(o->correction >= 0.0f) || isinf(o->correction))
+    if (!sn_finite_nonnegative(o->correction))
         return SN_ERR_CORRECTION;
     if (o->masked_time != SN_UNSET && o->masked_time != 0 && o->masked_time != 1)
         return SN_ERR_MASKED_TIME;

@@ -1,11 +1,11 @@
 /* The generic normalization layer (RETURNN norm): validate, plan, run.
  * Layer normalization is one configuration of it (layer_norm.c). */
-#include <math.h>
 #include <string.h>
 
 #include "axes.h"
 #include "dispatch.h"
 #include "error.h"
+#include "norm.h"
 #include "normalize.h"
 #include "tensor.h"
 
@@ -83,6 +83,23 @@ static sn_status check_masking(const sn_norm_options *o, const sn_tensor *x, uns
     return SN_OK;
 }
 
+sn_status sn_norm_checked(const sn_tensor *x, const sn_tensor *y, unsigned reduce,
+                          unsigned params, const sn_norm_options *o, int batch, int time)
+{
+    sn_norm_job job;
+    sn_plan_build(x, y, reduce, params, batch >= 0 ? o->seq_lens : NULL, batch, time,
+                  o->mask_mode == SN_MASK_ZERO, &job.plan);
+    job.kernels = sn_active_kernels();
+    job.x = x->data;
+    job.y = y->data;
+    job.scale = o->scale;
+    job.bias = o->bias;
+    job.epsilon = o->epsilon;
+    job.mean_out = o->mean;
+    job.rstd_out = o->rstd;
+    return sn_run_norm(&job);
+}
+
 sn_status sn_norm(const sn_tensor *x, const sn_tensor *y, const sn_norm_options *options)
 {
     sn_error_clear();
@@ -106,23 +123,12 @@ sn_status sn_norm(const sn_tensor *x, const sn_tensor *y, const sn_norm_options 
         return SN_ERR_EMPTY_AXES;
     if ((status = resolve_params(o, x, &params)) != SN_OK)
         return status;
-    if (!(o->epsilon >= 0.0f) || isinf(o->epsilon))
+    if (!sn_finite_nonnegative(o->epsilon))
         return SN_ERR_EPSILON;
     if ((status = check_masking(o, x, reduce, &batch, &time)) != SN_OK)
         return status;
     if ((status = sn_check_output(x, y)) != SN_OK)
         return status;
 
-    sn_norm_job job;
-    sn_plan_build(x, y, reduce, params, batch >= 0 ? o->seq_lens : NULL, batch, time,
-                  o->mask_mode == SN_MASK_ZERO, &job.plan);
-    job.kernels = sn_active_kernels();
-    job.x = x->data;
-    job.y = y->data;
-    job.scale = o->scale;
-    job.bias = o->bias;
-    job.epsilon = o->epsilon;
-    job.mean_out = o->mean;
-    job.rstd_out = o->rstd;
-    return sn_run_norm(&job);
+    return sn_norm_checked(x, y, reduce, params, o, batch, time);
 }

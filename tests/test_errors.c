@@ -267,6 +267,30 @@ Test(errors, output_overlaps)
     y = f.y;
     y.strides[1] = 0;
     expect_status(&f, &f.x, &y, &f.o, SN_ERR_ALIAS, "y strides[1] = 0 on the axis");
+    /* The dense entry point checks aliasing itself (it skips sn_norm's checks). */
+    memcpy(f.y_buf, f.x_buf, 24 * sizeof(float));
+    memcpy(f.y_before, f.y_buf, sizeof f.y_buf);
+    expect_f32_status(&f, f.y_buf, f.y_buf + 1, 4, 6, 1e-6f, SN_ERR_ALIAS, "f32: y = x + 1");
+    expect_f32_status(&f, f.y_buf + 10, f.y_buf, 4, 6, 1e-6f, SN_ERR_ALIAS,
+                      "f32: x starts inside y");
+}
+
+/* A failing call leaves no detail of an earlier failure behind, including the
+ * dense entry point's own early checks. */
+Test(errors, a_failure_clears_an_earlier_detail)
+{
+    tu_begin();
+    fixture f;
+    fixture_init(&f);
+    unsigned mask;
+    cr_assert(sn_axes_parse("no_such_axis", "BTF", NULL, &mask) == SN_ERR_AXES_DESCRIPTION &&
+                  sn_last_error_detail()[0] != '\0',
+              "sn_axes_parse must fail with a detail");
+    expect_f32_status(&f, f.x_buf, f.y_buf, SIZE_MAX, 6, 1e-6f, SN_ERR_SIZE_OVERFLOW,
+                      "rows SIZE_MAX");
+    cr_assert_str_empty(sn_last_error_detail(),
+                        "isa=%s: sn_layer_norm_f32 kept the detail of an earlier failure: %s",
+                        tu_isa_name(), sn_last_error_detail());
 }
 
 Test(errors, unusual_but_valid_views_are_accepted)
