@@ -288,9 +288,9 @@ Test(errors, a_failure_clears_an_earlier_detail)
               "sn_axes_parse must fail with a detail");
     expect_f32_status(&f, f.x_buf, f.y_buf, SIZE_MAX, 6, 1e-6f, SN_ERR_SIZE_OVERFLOW,
                       "rows SIZE_MAX");
-    cr_assert_str_empty(sn_last_error_detail(),
-                        "isa=%s: sn_layer_norm_f32 kept the detail of an earlier failure: %s",
-                        tu_isa_name(), sn_last_error_detail());
+    cr_assert(sn_last_error_detail()[0] == '\0',
+              "isa=%s: sn_layer_norm_f32 kept the detail of an earlier failure: %s",
+              tu_isa_name(), sn_last_error_detail());
 }
 
 Test(errors, unusual_but_valid_views_are_accepted)
