@@ -159,8 +159,42 @@ static inline ptrdiff_t valid_length(const sn_plan *p, const sn_offsets *group, 
 /* Items [begin, end) of a region on one thread (normalize.c's share_task). */
 typedef void (*sn_range_fn)(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread);
 
+/* Turn a group's merged moments into its normalization constants
+ * (sn_group_constants_of) and write the optional mean/rstd outputs. */
+SN_ENGINE_INLINE sn_group_norm sn_finish_group(const sn_norm_job *job, ptrdiff_t group,
+                                               float shift, const sn_moments *m)
+{
+    sn_group_norm s;
+    sn_group_constants_of(m, shift, job->epsilon, &s.shift, &s.mean, &s.rstd);
+    if (job->mean_out)
+        job->mean_out[group] = s.shift;
+    if (job->rstd_out)
+        job->rstd_out[group] = s.rstd;
+    return s;
+}
+
+/* The constants a group is normalized with, in the fused and apply modes.
+ * Inline, as sn_group_shift: a batch of short rows calls both per row, and
+ * the calls cost as much as the work around them. */
+SN_ENGINE_INLINE sn_group_norm sn_group_constants(const run *rn, ptrdiff_t group, float shift,
+                                                  const sn_moments *m)
+{
+    return rn->mode == MODE_APPLY ? rn->given[group] : sn_finish_group(rn->job, group, shift, m);
+}
+
+/* normalize_rows.c: the shift of a group whose first run may be masked out */
+float sn_group_shift_search(const sn_norm_job *job, const sn_offsets *g);
+
+/* The first valid element of the group: the shift K of its statistics. */
+SN_ENGINE_INLINE float sn_group_shift(const sn_norm_job *job, const sn_offsets *g)
+{
+    const sn_plan *p = &job->plan;
+    if (p->runs == 1 && !p->seq_lens) /* the common case, without the search */
+        return job->x[g->x];
+    return sn_group_shift_search(job, g);
+}
+
 /* normalize.c */
-sn_group_norm sn_group_constants(const run *rn, ptrdiff_t group, float shift, const sn_moments *m);
 void sn_lanes_constants(const run *rn, ptrdiff_t count, ptrdiff_t first, ptrdiff_t stride,
                         const sn_moments *m, const float *shift, float *center,
                         float *residual, float *rstd);
@@ -168,7 +202,6 @@ void sn_split_item(const run *rn, ptrdiff_t owners, ptrdiff_t item, ptrdiff_t *o
                    ptrdiff_t *unit);
 
 /* normalize_rows.c: tasks over groups (or batches of groups, or split items) */
-float sn_group_shift(const sn_norm_job *job, const sn_offsets *g);
 void sn_rows_range(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread);
 void sn_rows_batch_task(void *context, ptrdiff_t batch, int thread);
 void sn_rows_split_moments_task(void *context, ptrdiff_t item, int thread);

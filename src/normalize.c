@@ -31,27 +31,6 @@
  * us plain, 228 us streamed). */
 #define SN_STREAM_MIN_BYTES_PER_THREAD_UNPARAMETERIZED_ROWS ((double)(12 << 20))
 
-/* Turn a group's merged moments into its normalization constants
- * (sn_group_constants_of) and write the optional mean/rstd outputs. */
-static sn_group_norm finish_group(const sn_norm_job *job, ptrdiff_t group, float shift,
-                                  const sn_moments *m)
-{
-    sn_group_norm s;
-    sn_group_constants_of(m, shift, job->epsilon, &s.shift, &s.mean, &s.rstd);
-    if (job->mean_out)
-        job->mean_out[group] = s.shift;
-    if (job->rstd_out)
-        job->rstd_out[group] = s.rstd;
-    return s;
-}
-
-/* The constants a group is normalized with, in the fused and apply modes. */
-sn_group_norm sn_group_constants(const run *rn, ptrdiff_t group, float shift,
-                                     const sn_moments *m)
-{
-    return rn->mode == MODE_APPLY ? rn->given[group] : finish_group(rn->job, group, shift, m);
-}
-
 /* sn_group_constants of a panel's lanes, groups first + j * stride, into
  * three arrays: the group_constants kernel takes several lanes per vector
  * division and square root (norm T on [32,200,512], 16384 lanes a call:
@@ -212,7 +191,7 @@ static sn_status empty_groups(run *rn)
         if (rn->mode == MODE_STATS)
             rn->moments_out[g] = (sn_group_moments){ 0.0f, none };
         else if (rn->mode == MODE_FUSED)
-            finish_group(job, g, 0.0f, &none);
+            sn_finish_group(job, g, 0.0f, &none);
     }
     return SN_OK;
 }

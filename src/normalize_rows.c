@@ -16,12 +16,11 @@ static const float *run_input(const sn_norm_job *job, const float *x, ptrdiff_t 
     return scratch;
 }
 
-/* The first valid element of the group: the shift K of its statistics. */
-float sn_group_shift(const sn_norm_job *job, const sn_offsets *g)
+/* sn_group_shift where runs may be masked out: the first valid run's first
+ * element (0 when none is valid). */
+float sn_group_shift_search(const sn_norm_job *job, const sn_offsets *g)
 {
     const sn_plan *p = &job->plan;
-    if (p->runs == 1 && !p->seq_lens) /* the common case, without the search below */
-        return job->x[g->x];
     for (ptrdiff_t r = 0; r < p->runs; r++) {
         sn_offsets at;
         run_position(p, r, &at);
