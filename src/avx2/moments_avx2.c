@@ -94,14 +94,22 @@ SN_INLINE void row_sums(const float *x, size_t n, __m256 k, __m256 c, float scal
         dev_total = widen_add(sum4(d), dev_total);
         sq_total = widen_add(sum4(q), sq_total);
     }
-    __m256 d = _mm256_setzero_ps(), q = _mm256_setzero_ps();
-    for (; i < body; i += 8)
-        add_dev(deviation(_mm256_loadu_ps(x + i), kc, s), &d, &q);
-    /* Masked-off lanes must add 0, not ((0 - K) - center) * scale. */
-    __m256 dev = deviation(_mm256_maskload_ps(x + body, tail), kc, s);
-    add_dev(_mm256_and_ps(dev, _mm256_castsi256_ps(tail)), &d, &q);
-    *sum_dev = hsum_pd(widen_add(d, dev_total));
-    *sum_sq = hsum_pd(widen_add(q, sq_total));
+    /* Skipped where there are none: the partial of no elements is zeros, which
+     * would add nothing to the (never -0) totals but latency to their chain. */
+    if (i < n) {
+        __m256 d = _mm256_setzero_ps(), q = _mm256_setzero_ps();
+        for (; i < body; i += 8)
+            add_dev(deviation(_mm256_loadu_ps(x + i), kc, s), &d, &q);
+        if (body < n) {
+            /* Masked-off lanes must add 0, not ((0 - K) - center) * scale. */
+            __m256 dev = deviation(_mm256_maskload_ps(x + body, tail), kc, s);
+            add_dev(_mm256_and_ps(dev, _mm256_castsi256_ps(tail)), &d, &q);
+        }
+        dev_total = widen_add(d, dev_total);
+        sq_total = widen_add(q, sq_total);
+    }
+    *sum_dev = hsum_pd(dev_total);
+    *sum_sq = hsum_pd(sq_total);
 }
 
 /* Pass 1: the provisional center (of a prefix, or of the whole block). */
@@ -120,10 +128,12 @@ SN_INLINE float row_center(const float *x, size_t n, float shift)
             acc[u] = _mm256_add_ps(acc[u], _mm256_sub_ps(_mm256_loadu_ps(x + i + 8 * u), k));
     for (; i < body; i += 8)
         acc[0] = _mm256_add_ps(acc[0], _mm256_sub_ps(_mm256_loadu_ps(x + i), k));
-    /* Masked-off lanes load 0, and 0 - K must not be counted. */
-    __m256 last = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(x + body, tail), k),
-                                _mm256_castsi256_ps(tail));
-    acc[1] = _mm256_add_ps(acc[1], last);
+    if (body < n) {
+        /* Masked-off lanes load 0, and 0 - K must not be counted. */
+        __m256 last = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(x + body, tail), k),
+                                    _mm256_castsi256_ps(tail));
+        acc[1] = _mm256_add_ps(acc[1], last);
+    }
     float sum = hsum_ps(sum4(acc));
     return (float)((double)sum / (double)n);
 }

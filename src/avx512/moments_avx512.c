@@ -79,14 +79,22 @@ SN_INLINE void row_sums(const float *x, size_t n, __m512 k, __m512 c, float scal
         dev_total = widen_add(sum4(d), dev_total);
         sq_total = widen_add(sum4(q), sq_total);
     }
-    __m512 d = _mm512_setzero_ps(), q = _mm512_setzero_ps();
-    for (; i < body; i += 16)
-        add_dev(deviation(_mm512_loadu_ps(x + i), kc, s), &d, &q);
-    /* Masked-off lanes must add 0, not ((0 - K) - center) * scale. */
-    __m512 dev = deviation(_mm512_maskz_loadu_ps(tail, x + body), kc, s);
-    add_dev(_mm512_maskz_mov_ps(tail, dev), &d, &q);
-    *sum_dev = _mm512_reduce_add_pd(widen_add(d, dev_total));
-    *sum_sq = _mm512_reduce_add_pd(widen_add(q, sq_total));
+    /* Skipped where there are none: the partial of no elements is zeros, which
+     * would add nothing to the (never -0) totals but latency to their chain. */
+    if (i < n) {
+        __m512 d = _mm512_setzero_ps(), q = _mm512_setzero_ps();
+        for (; i < body; i += 16)
+            add_dev(deviation(_mm512_loadu_ps(x + i), kc, s), &d, &q);
+        if (body < n) {
+            /* Masked-off lanes must add 0, not ((0 - K) - center) * scale. */
+            __m512 dev = deviation(_mm512_maskz_loadu_ps(tail, x + body), kc, s);
+            add_dev(_mm512_maskz_mov_ps(tail, dev), &d, &q);
+        }
+        dev_total = widen_add(d, dev_total);
+        sq_total = widen_add(q, sq_total);
+    }
+    *sum_dev = _mm512_reduce_add_pd(dev_total);
+    *sum_sq = _mm512_reduce_add_pd(sq_total);
 }
 
 /* Pass 1: the provisional center (of a prefix, or of the whole block). */
@@ -105,9 +113,11 @@ SN_INLINE float row_center(const float *x, size_t n, float shift)
             acc[u] = _mm512_add_ps(acc[u], _mm512_sub_ps(_mm512_loadu_ps(x + i + 16 * u), k));
     for (; i < body; i += 16)
         acc[0] = _mm512_add_ps(acc[0], _mm512_sub_ps(_mm512_loadu_ps(x + i), k));
-    /* Masked-off lanes must add 0, not 0 - K. */
-    __m512 last = _mm512_maskz_sub_ps(tail, _mm512_maskz_loadu_ps(tail, x + body), k);
-    acc[1] = _mm512_add_ps(acc[1], last);
+    if (body < n) {
+        /* Masked-off lanes must add 0, not 0 - K. */
+        __m512 last = _mm512_maskz_sub_ps(tail, _mm512_maskz_loadu_ps(tail, x + body), k);
+        acc[1] = _mm512_add_ps(acc[1], last);
+    }
     float sum = _mm512_reduce_add_ps(sum4(acc));
     return (float)((double)sum / (double)n);
 }

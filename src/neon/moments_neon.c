@@ -72,11 +72,15 @@ SN_INLINE void row_sums(const float *x, size_t n, float shift, float center, flo
         widen_add(sum4(d), dev_total);
         widen_add(sum4(q), sq_total);
     }
-    float32x4_t d = vdupq_n_f32(0.0f), q = d;
-    for (; i < body; i += 4)
-        add_dev(deviation(vld1q_f32(x + i), kc, s), &d, &q);
-    widen_add(d, dev_total);
-    widen_add(q, sq_total);
+    /* Skipped where there are none: the partial of no elements is zeros, which
+     * would add nothing to the (never -0) totals but latency to their chain. */
+    if (i < body) {
+        float32x4_t d = vdupq_n_f32(0.0f), q = d;
+        for (; i < body; i += 4)
+            add_dev(deviation(vld1q_f32(x + i), kc, s), &d, &q);
+        widen_add(d, dev_total);
+        widen_add(q, sq_total);
+    }
     double dev_sum = vaddvq_f64(vaddq_f64(dev_total[0], dev_total[1]));
     double sq_sum = vaddvq_f64(vaddq_f64(sq_total[0], sq_total[1]));
     for (; i < n; i++) {
