@@ -185,10 +185,12 @@ SN_INLINE void row_power_sums(const float *x, size_t n, float shift, const float
     }
     for (; i < body; i += 8)
         add_power(_mm256_sub_ps(_mm256_loadu_ps(x + i), k), s1, s2);
-    /* Masked-off lanes load 0, and 0 - K must not be counted. */
-    __m256 last = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(x + body, tail), k),
-                                _mm256_castsi256_ps(tail));
-    add_power(last, s1 + 2, s2 + 2);
+    if (body < n) {
+        /* Masked-off lanes load 0, and 0 - K must not be counted. */
+        __m256 last = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(x + body, tail), k),
+                                    _mm256_castsi256_ps(tail));
+        add_power(last, s1 + 2, s2 + 2);
+    }
     *sum1 = hsum_pd(_mm256_add_pd(_mm256_add_pd(s1[0], s1[1]), _mm256_add_pd(s1[2], s1[3])));
     *sum2 = hsum_pd(_mm256_add_pd(_mm256_add_pd(s2[0], s2[1]), _mm256_add_pd(s2[2], s2[3])));
 }

@@ -170,9 +170,9 @@ SN_INLINE void row_power_sums(const float *x, size_t n, float shift, const float
     }
     for (; i < body; i += 16)
         add_power(_mm512_sub_ps(_mm512_loadu_ps(x + i), k), s1, s2);
-    /* Masked-off lanes must add 0, not 0 - K. */
-    add_power(_mm512_maskz_sub_ps(tail, _mm512_maskz_loadu_ps(tail, x + body), k), s1 + 2,
-              s2 + 2);
+    if (body < n) /* Masked-off lanes must add 0, not 0 - K. */
+        add_power(_mm512_maskz_sub_ps(tail, _mm512_maskz_loadu_ps(tail, x + body), k), s1 + 2,
+                  s2 + 2);
     *sum1 = _mm512_reduce_add_pd(
         _mm512_add_pd(_mm512_add_pd(s1[0], s1[1]), _mm512_add_pd(s1[2], s1[3])));
     *sum2 = _mm512_reduce_add_pd(
