@@ -257,6 +257,26 @@ typedef void (*sn_group_constants_fn)(size_t count, const sn_moments *m, const f
                                       double epsilon, float *center, float *residual,
                                       float *rstd);
 
+/* sn_moments_from_sums for `count` lanes of n > 0 rows each, lane j about
+ * shift[j] and center[j], where sn_center_serves(n, sum_dev[j], sum_sq[j]):
+ * out[j] written and fallback[j] = 0; elsewhere fallback[j] = 1 and out[j]
+ * untouched (the caller computes those lanes another way). Returns whether
+ * any lane falls back. The same bits as the scalar definition; vector ISAs
+ * take several lanes per division, as group_constants does. */
+typedef int (*sn_lanes_moments_fn)(size_t count, double n, const float *shift,
+                                   const float *center, const double *sum_dev,
+                                   const double *sum_sq, sn_moments *out, int *fallback);
+
+/* The scalar definition of one lane of lanes_moments: whether it falls back. */
+static inline int sn_lane_moments_of(double n, float shift, float center, double sum_dev,
+                                     double sum_sq, sn_moments *out)
+{
+    if (!sn_center_serves(n, sum_dev, sum_sq))
+        return 1;
+    *out = sn_moments_from_sums(n, shift, center, sum_dev, sum_sq);
+    return 0;
+}
+
 /* Orders the calling thread's streamed stores (row_normalize's stream) before
  * its later stores and before any other thread reads them; a no-op for
  * kernels that never stream. */
@@ -272,6 +292,7 @@ typedef struct sn_kernels {
     sn_col_normalize_f32_fn col_normalize_f32;
     sn_col_scale_shift_f32_fn col_scale_shift_f32;
     sn_group_constants_fn group_constants;
+    sn_lanes_moments_fn lanes_moments;
     sn_store_fence_fn store_fence;
 } sn_kernels;
 
@@ -308,6 +329,9 @@ typedef struct sn_kernels {
     void sn_group_constants_##isa(size_t count, const sn_moments *m, const float *shift,     \
                                   double epsilon, float *center, float *residual,            \
                                   float *rstd);                                              \
+    int sn_lanes_moments_##isa(size_t count, double n, const float *shift,                   \
+                               const float *center, const double *sum_dev,                   \
+                               const double *sum_sq, sn_moments *out, int *fallback);        \
     void sn_store_fence_##isa(void);                                                         \
     extern const sn_kernels sn_kernels_##isa;
 
@@ -327,6 +351,7 @@ SN_DECLARE_KERNELS(neon)
         sn_col_normalize_f32_##isa,                                                          \
         sn_col_scale_shift_f32_##isa,                                                        \
         sn_group_constants_##isa,                                                            \
+        sn_lanes_moments_##isa,                                                              \
         sn_store_fence_##isa,                                                                \
     };
 

@@ -145,16 +145,13 @@ static void unit_end(const run *rn, const unit_moments *m, const float *shift, s
     /* Below, every lane is written: by pass 2's sums, or by the fallback. */
     for (ptrdiff_t c = 0; c < width; c += SN_COL_BLOCK_WIDTH) {
         size_t chunk = (size_t)min_ptrdiff(SN_COL_BLOCK_WIDTH, width - c);
-        int fallback[SN_COL_BLOCK_WIDTH], any = 0;
-        for (size_t j = 0; j < chunk; j++) {
-            ptrdiff_t lane = c + (ptrdiff_t)j;
-            fallback[j] =
-                !m->centered || !sn_center_serves((double)rows, sum_dev[lane], sum_sq[lane]);
-            if (!fallback[j])
-                out[lane] = sn_moments_from_sums((double)rows, shift[lane], l->center[lane],
-                                                 sum_dev[lane], sum_sq[lane]);
-            any |= fallback[j];
-        }
+        int fallback[SN_COL_BLOCK_WIDTH], any = 1;
+        if (m->centered)
+            any = kernels->lanes_moments(chunk, (double)rows, shift + c, l->center + c,
+                                         sum_dev + c, sum_sq + c, out + c, fallback);
+        else
+            for (size_t j = 0; j < chunk; j++)
+                fallback[j] = 1;
         if (!any)
             continue;
         sn_moments total[SN_COL_BLOCK_WIDTH], block[SN_COL_BLOCK_WIDTH];

@@ -483,3 +483,61 @@ Test(numerics, group_constants_kernel_matches_its_definition)
         }
     }
 }
+
+/* The lanes_moments kernel of the ISA under test against the scalar
+ * definition (sn_lane_moments_of), bit for bit, fallback flags included:
+ * every count from 0 to 40 (vector bodies and tails), sums around a center
+ * that serves, one far off (more than a standard deviation: falls back),
+ * squares that underflowed (the rescaled pass), sums past 1e300, NaN and
+ * Inf, and shifts and centers of any magnitude. */
+Test(numerics, lanes_moments_kernel_matches_its_definition)
+{
+    tu_begin();
+    tu_rng rng = tu_rng_for("numerics.lanes_moments");
+    const sn_kernels *k = sn_active_kernels();
+    enum { MAX = 40 };
+    float shift[MAX], center[MAX];
+    double sum_dev[MAX], sum_sq[MAX];
+    sn_moments out[MAX], want[MAX];
+    int fallback[MAX];
+    for (int count = 0; count <= MAX; count++) {
+        for (int trial = 0; trial < 4; trial++) {
+            double n = (double)tu_range(&rng, 1, 100000);
+            for (int i = 0; i < count; i++) {
+                double spread = ldexp(1.0, (int)tu_range(&rng, -60, 60));
+                shift[i] = (float)(tu_normal(&rng) * ldexp(1.0, (int)tu_range(&rng, -10, 30)));
+                center[i] = (float)(tu_normal(&rng) * ldexp(1.0, (int)tu_range(&rng, -20, 10)));
+                double error = tu_normal(&rng) * spread * 0.3; /* the center's error */
+                sum_dev[i] = n * error;
+                sum_sq[i] = n * (spread * spread + error * error);
+                switch (tu_range(&rng, 0, 9)) {
+                case 0: sum_dev[i] = n * spread * 3.0; break;            /* falls back */
+                case 1: sum_sq[i] = ldexp(1.0, -120); sum_dev[i] = 0.0; break; /* underflow */
+                case 2: sum_sq[i] = 1e301; break;
+                case 3: sum_sq[i] = NAN; break;
+                case 4: sum_dev[i] = INFINITY; break;
+                default: break;
+                }
+                out[i] = want[i] = (sn_moments){ -1.0, -1.0, -1.0 };
+            }
+            int any = k->lanes_moments((size_t)count, n, shift, center, sum_dev, sum_sq, out,
+                                       fallback);
+            int want_any = 0;
+            for (int i = 0; i < count; i++) {
+                int want_fallback =
+                    sn_lane_moments_of(n, shift[i], center[i], sum_dev[i], sum_sq[i], &want[i]);
+                want_any |= want_fallback;
+                cr_assert(fallback[i] == want_fallback &&
+                              memcmp(&out[i], &want[i], sizeof out[i]) == 0,
+                          "isa=%s count=%d lane %d (n=%g shift=%a center=%a sum_dev=%a "
+                          "sum_sq=%a): fallback %d, moments (%a, %a, %a); the definition "
+                          "gives %d, (%a, %a, %a)",
+                          tu_isa_name(), count, i, n, (double)shift[i], (double)center[i],
+                          sum_dev[i], sum_sq[i], fallback[i], out[i].count, out[i].mean,
+                          out[i].m2, want_fallback, want[i].count, want[i].mean, want[i].m2);
+            }
+            cr_assert(any == want_any, "isa=%s count=%d: returned %d, lanes say %d",
+                      tu_isa_name(), count, any, want_any);
+        }
+    }
+}

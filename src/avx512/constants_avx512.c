@@ -1,5 +1,6 @@
-/* AVX-512 group constants: sn_group_constants_of for eight groups per vector,
- * the last few under a mask (a batch of four short rows is one vector).
+/* AVX-512 finishing of a panel's lanes, eight per vector. Group constants:
+ * sn_group_constants_of, the last few under a mask (a batch of four short
+ * rows is one vector).
  * Masked lanes load nothing and raise no exception: an empty group or a zero
  * variance divides nothing. */
 #include <immintrin.h>
@@ -30,4 +31,45 @@ void sn_group_constants_avx512(size_t count, const sn_moments *m, const float *s
                               _mm512_cvtpd_ps(_mm512_sub_pd(mean, _mm512_cvtps_pd(c))));
         _mm256_mask_storeu_ps(rstd + i, lanes, _mm512_cvtpd_ps(r));
     }
+}
+
+/* Lane moments: sn_lane_moments_of, the tail lane by lane. */
+int sn_lanes_moments_avx512(size_t count, double n, const float *shift, const float *center,
+                            const double *sum_dev, const double *sum_sq, sn_moments *out,
+                            int *fallback)
+{
+    const __m512d rows = _mm512_set1_pd(n);
+    const __m512d rescale = _mm512_set1_pd(SN_PASS2_RESCALE), finite = _mm512_set1_pd(1.0e300);
+    int any = 0;
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m512d d = _mm512_loadu_pd(sum_dev + i), s = _mm512_loadu_pd(sum_sq + i);
+        __m512d q = _mm512_div_pd(d, rows);
+        /* sn_center_serves, each comparison false on NaN */
+        __mmask8 serves =
+            _mm512_cmp_pd_mask(_mm512_mul_pd(s, rescale), rows, _CMP_GE_OQ) &
+            _mm512_cmp_pd_mask(s, finite, _CMP_LE_OQ) &
+            _mm512_cmp_pd_mask(_mm512_mul_pd(_mm512_add_pd(d, d), q), s, _CMP_LE_OQ);
+        /* sn_moments_from_sums; its clamp of m2 at 0 never acts here, where
+         * 2 sum_dev^2 / n <= sum_sq makes m2 at least sum_sq / 2 */
+        __m256 k = _mm256_loadu_ps(shift + i);
+        __m256 c = _mm256_add_ps(k, _mm256_loadu_ps(center + i));
+        __m512d mean = _mm512_add_pd(_mm512_sub_pd(_mm512_cvtps_pd(c), _mm512_cvtps_pd(k)), q);
+        __m512d m2 = _mm512_sub_pd(s, _mm512_mul_pd(d, q));
+        double means[8], m2s[8];
+        _mm512_storeu_pd(means, mean);
+        _mm512_storeu_pd(m2s, m2);
+        for (int j = 0; j < 8; j++) {
+            int serving = serves >> j & 1;
+            fallback[i + j] = !serving;
+            if (serving)
+                out[i + j] = (sn_moments){ n, means[j], m2s[j] };
+        }
+        any |= serves != 0xff;
+    }
+    for (; i < count; i++) {
+        fallback[i] = sn_lane_moments_of(n, shift[i], center[i], sum_dev[i], sum_sq[i], &out[i]);
+        any |= fallback[i];
+    }
+    return any;
 }

@@ -1,6 +1,7 @@
-/* Advanced SIMD group constants: sn_group_constants_of for two groups per
- * vector. Lanes that take no part (an empty group, a zero variance) divide 1
- * by 1, so that they raise no exception, and are then cleared. */
+/* Advanced SIMD finishing of a panel's lanes, two per vector. Group
+ * constants: sn_group_constants_of; lanes that take no part (an empty group,
+ * a zero variance) divide 1 by 1, so that they raise no exception, and are
+ * then cleared. */
 #include <arm_neon.h>
 
 #include "../kernels.h"
@@ -31,4 +32,42 @@ void sn_group_constants_neon(size_t count, const sn_moments *m, const float *shi
     }
     for (; i < count; i++)
         sn_group_constants_of(&m[i], shift[i], epsilon, center + i, residual + i, rstd + i);
+}
+
+/* Lane moments: sn_lane_moments_of, the tail lane by lane. */
+int sn_lanes_moments_neon(size_t count, double n, const float *shift, const float *center,
+                          const double *sum_dev, const double *sum_sq, sn_moments *out,
+                          int *fallback)
+{
+    const float64x2_t rows = vdupq_n_f64(n);
+    const float64x2_t rescale = vdupq_n_f64(SN_PASS2_RESCALE), finite = vdupq_n_f64(1.0e300);
+    int any = 0;
+    size_t i = 0;
+    for (; i + 2 <= count; i += 2) {
+        float64x2_t d = vld1q_f64(sum_dev + i), s = vld1q_f64(sum_sq + i);
+        float64x2_t q = vdivq_f64(d, rows);
+        /* sn_center_serves, each comparison false on NaN */
+        uint64x2_t ok = vandq_u64(vandq_u64(vcgeq_f64(vmulq_f64(s, rescale), rows),
+                                            vcleq_f64(s, finite)),
+                                  vcleq_f64(vmulq_f64(vaddq_f64(d, d), q), s));
+        /* sn_moments_from_sums; its clamp of m2 at 0 never acts here, where
+         * 2 sum_dev^2 / n <= sum_sq makes m2 at least sum_sq / 2 */
+        float32x2_t k = vld1_f32(shift + i);
+        float32x2_t c = vadd_f32(k, vld1_f32(center + i));
+        float64x2_t mean = vaddq_f64(vsubq_f64(vcvt_f64_f32(c), vcvt_f64_f32(k)), q);
+        float64x2_t m2 = vsubq_f64(s, vmulq_f64(d, q));
+        for (int j = 0; j < 2; j++) {
+            int serving = (j ? vgetq_lane_u64(ok, 1) : vgetq_lane_u64(ok, 0)) != 0;
+            fallback[i + j] = !serving;
+            if (serving)
+                out[i + j] = (sn_moments){ n, j ? vgetq_lane_f64(mean, 1) : vgetq_lane_f64(mean, 0),
+                                           j ? vgetq_lane_f64(m2, 1) : vgetq_lane_f64(m2, 0) };
+            any |= !serving;
+        }
+    }
+    for (; i < count; i++) {
+        fallback[i] = sn_lane_moments_of(n, shift[i], center[i], sum_dev[i], sum_sq[i], &out[i]);
+        any |= fallback[i];
+    }
+    return any;
 }

@@ -1,4 +1,5 @@
-/* Portable group constants: the reference every ISA's vector form follows. */
+/* Portable finishing of a panel's lanes (their moments from pass 2's sums,
+ * their group constants): the reference every ISA's vector form follows. */
 #include "../kernels.h"
 
 void sn_group_constants_scalar(size_t count, const sn_moments *m, const float *shift,
@@ -6,4 +7,16 @@ void sn_group_constants_scalar(size_t count, const sn_moments *m, const float *s
 {
     for (size_t i = 0; i < count; i++)
         sn_group_constants_of(&m[i], shift[i], epsilon, center + i, residual + i, rstd + i);
+}
+
+int sn_lanes_moments_scalar(size_t count, double n, const float *shift, const float *center,
+                            const double *sum_dev, const double *sum_sq, sn_moments *out,
+                            int *fallback)
+{
+    int any = 0;
+    for (size_t j = 0; j < count; j++) {
+        fallback[j] = sn_lane_moments_of(n, shift[j], center[j], sum_dev[j], sum_sq[j], &out[j]);
+        any |= fallback[j];
+    }
+    return any;
 }
