@@ -267,14 +267,36 @@ typedef int (*sn_lanes_moments_fn)(size_t count, double n, const float *shift,
                                    const float *center, const double *sum_dev,
                                    const double *sum_sq, sn_moments *out, int *fallback);
 
-/* The scalar definition of one lane of lanes_moments: whether it falls back. */
-static inline int sn_lane_moments_of(double n, float shift, float center, double sum_dev,
-                                     double sum_sq, sn_moments *out)
+/* The scalar definition of lanes_moments (the scalar kernel, and the vector
+ * kernels' tails). */
+static inline int sn_lanes_moments_of(size_t count, double n, const float *shift,
+                                      const float *center, const double *sum_dev,
+                                      const double *sum_sq, sn_moments *out, int *fallback)
 {
-    if (!sn_center_serves(n, sum_dev, sum_sq))
-        return 1;
-    *out = sn_moments_from_sums(n, shift, center, sum_dev, sum_sq);
-    return 0;
+    int any = 0;
+    for (size_t j = 0; j < count; j++) {
+        fallback[j] = !sn_center_serves(n, sum_dev[j], sum_sq[j]);
+        if (!fallback[j])
+            out[j] = sn_moments_from_sums(n, shift[j], center[j], sum_dev[j], sum_sq[j]);
+        any |= fallback[j];
+    }
+    return any;
+}
+
+/* The stores of `width` lanes a vector kernel computed together: the moments
+ * (mean[j], m2[j]) of the lanes whose bit is set in `serves`, and every
+ * lane's fallback flag. Returns whether any lane falls back. */
+static inline int sn_lanes_moments_store(size_t width, unsigned serves, double n,
+                                         const double *mean, const double *m2, sn_moments *out,
+                                         int *fallback)
+{
+    for (size_t j = 0; j < width; j++) {
+        int serving = serves >> j & 1;
+        fallback[j] = !serving;
+        if (serving)
+            out[j] = (sn_moments){ n, mean[j], m2[j] };
+    }
+    return serves != (1u << width) - 1u;
 }
 
 /* Orders the calling thread's streamed stores (row_normalize's stream) before

@@ -34,7 +34,7 @@ void sn_group_constants_avx2(size_t count, const sn_moments *m, const float *shi
         sn_group_constants_of(&m[i], shift[i], epsilon, center + i, residual + i, rstd + i);
 }
 
-/* Lane moments: sn_lane_moments_of, the tail lane by lane. */
+/* Lane moments: sn_lanes_moments_of, the tail lane by lane. */
 int sn_lanes_moments_avx2(size_t count, double n, const float *shift, const float *center,
                           const double *sum_dev, const double *sum_sq, sn_moments *out,
                           int *fallback)
@@ -61,17 +61,8 @@ int sn_lanes_moments_avx2(size_t count, double n, const float *shift, const floa
         double means[4], m2s[4];
         _mm256_storeu_pd(means, mean);
         _mm256_storeu_pd(m2s, m2);
-        for (int j = 0; j < 4; j++) {
-            int serving = serves >> j & 1;
-            fallback[i + j] = !serving;
-            if (serving)
-                out[i + j] = (sn_moments){ n, means[j], m2s[j] };
-        }
-        any |= serves != 0xf;
+        any |= sn_lanes_moments_store(4, (unsigned)serves, n, means, m2s, out + i, fallback + i);
     }
-    for (; i < count; i++) {
-        fallback[i] = sn_lane_moments_of(n, shift[i], center[i], sum_dev[i], sum_sq[i], &out[i]);
-        any |= fallback[i];
-    }
-    return any;
+    return any | sn_lanes_moments_of(count - i, n, shift + i, center + i, sum_dev + i,
+                                     sum_sq + i, out + i, fallback + i);
 }

@@ -34,7 +34,7 @@ void sn_group_constants_neon(size_t count, const sn_moments *m, const float *shi
         sn_group_constants_of(&m[i], shift[i], epsilon, center + i, residual + i, rstd + i);
 }
 
-/* Lane moments: sn_lane_moments_of, the tail lane by lane. */
+/* Lane moments: sn_lanes_moments_of, the tail lane by lane. */
 int sn_lanes_moments_neon(size_t count, double n, const float *shift, const float *center,
                           const double *sum_dev, const double *sum_sq, sn_moments *out,
                           int *fallback)
@@ -56,18 +56,12 @@ int sn_lanes_moments_neon(size_t count, double n, const float *shift, const floa
         float32x2_t c = vadd_f32(k, vld1_f32(center + i));
         float64x2_t mean = vaddq_f64(vsubq_f64(vcvt_f64_f32(c), vcvt_f64_f32(k)), q);
         float64x2_t m2 = vsubq_f64(s, vmulq_f64(d, q));
-        for (int j = 0; j < 2; j++) {
-            int serving = (j ? vgetq_lane_u64(ok, 1) : vgetq_lane_u64(ok, 0)) != 0;
-            fallback[i + j] = !serving;
-            if (serving)
-                out[i + j] = (sn_moments){ n, j ? vgetq_lane_f64(mean, 1) : vgetq_lane_f64(mean, 0),
-                                           j ? vgetq_lane_f64(m2, 1) : vgetq_lane_f64(m2, 0) };
-            any |= !serving;
-        }
+        double means[2], m2s[2];
+        vst1q_f64(means, mean);
+        vst1q_f64(m2s, m2);
+        unsigned serves = (vgetq_lane_u64(ok, 0) ? 1u : 0u) | (vgetq_lane_u64(ok, 1) ? 2u : 0u);
+        any |= sn_lanes_moments_store(2, serves, n, means, m2s, out + i, fallback + i);
     }
-    for (; i < count; i++) {
-        fallback[i] = sn_lane_moments_of(n, shift[i], center[i], sum_dev[i], sum_sq[i], &out[i]);
-        any |= fallback[i];
-    }
-    return any;
+    return any | sn_lanes_moments_of(count - i, n, shift + i, center + i, sum_dev + i,
+                                     sum_sq + i, out + i, fallback + i);
 }

@@ -13,10 +13,5 @@ int sn_lanes_moments_scalar(size_t count, double n, const float *shift, const fl
                             const double *sum_dev, const double *sum_sq, sn_moments *out,
                             int *fallback)
 {
-    int any = 0;
-    for (size_t j = 0; j < count; j++) {
-        fallback[j] = sn_lane_moments_of(n, shift[j], center[j], sum_dev[j], sum_sq[j], &out[j]);
-        any |= fallback[j];
-    }
-    return any;
+    return sn_lanes_moments_of(count, n, shift, center, sum_dev, sum_sq, out, fallback);
 }
