@@ -73,6 +73,25 @@ static inline int sn_center_serves(double n, double sum_dev, double sum_sq)
            2.0 * sum_dev * (sum_dev / n) <= sum_sq;
 }
 
+/* Moments from pass 2's sums for `count` lanes (or rows) of n elements each,
+ * lane j about shift[j] and center[j], where the center serves: out[j] and
+ * fallback[j] = 0; elsewhere fallback[j] = 1, out[j] untouched. Returns
+ * whether any falls back. The scalar definition of the lanes_moments kernel
+ * (below) and the finish of a batch of rows. */
+static inline int sn_lanes_moments_of(size_t count, double n, const float *shift,
+                                      const float *center, const double *sum_dev,
+                                      const double *sum_sq, sn_moments *out, int *fallback)
+{
+    int any = 0;
+    for (size_t j = 0; j < count; j++) {
+        fallback[j] = !sn_center_serves(n, sum_dev[j], sum_sq[j]);
+        if (!fallback[j])
+            out[j] = sn_moments_from_sums(n, shift[j], center[j], sum_dev[j], sum_sq[j]);
+        any |= fallback[j];
+    }
+    return any;
+}
+
 /* Rows a rows_moments call reduces at most: a batch of short rows (engine.h). */
 #define SN_ROWS_BATCH 4
 
@@ -108,14 +127,15 @@ static inline int sn_center_serves(double n, double sum_dev, double sum_sq)
     {                                                                                       \
         double sum1[SN_ROWS_BATCH], sum2[SN_ROWS_BATCH];                                    \
         float center[SN_ROWS_BATCH];                                                        \
-        int done[SN_ROWS_BATCH];                                                            \
+        int fallback[SN_ROWS_BATCH];                                                        \
         if (n <= SN_ONE_PASS_MAX) {                                                         \
             for (size_t r = 0; r < rows; r++)                                               \
                 row_power_sums(x + (ptrdiff_t)r * stride, n, shift[r],                      \
                                ahead ? ahead + (ptrdiff_t)r * stride : NULL, &sum1[r],      \
                                &sum2[r]);                                                   \
             for (size_t r = 0; r < rows; r++)                                               \
-                done[r] = sn_moments_from_power_sums((double)n, sum1[r], sum2[r], &out[r]); \
+                fallback[r] = !sn_moments_from_power_sums((double)n, sum1[r], sum2[r],      \
+                                                          &out[r]);                         \
         } else {                                                                            \
             for (size_t r = 0; r < rows; r++)                                               \
                 center[r] = row_center(x + (ptrdiff_t)r * stride, SN_CENTER_PREFIX, shift[r]); \
@@ -123,15 +143,10 @@ static inline int sn_center_serves(double n, double sum_dev, double sum_sq)
                 row_deviation_sums(x + (ptrdiff_t)r * stride, n, shift[r], center[r],       \
                                    ahead ? ahead + (ptrdiff_t)r * stride : NULL, &sum1[r],  \
                                    &sum2[r]);                                               \
-            for (size_t r = 0; r < rows; r++) {                                             \
-                done[r] = sn_center_serves((double)n, sum1[r], sum2[r]);                    \
-                if (done[r])                                                                \
-                    out[r] = sn_moments_from_sums((double)n, shift[r], center[r], sum1[r],  \
-                                                  sum2[r]);                                 \
-            }                                                                               \
+            sn_lanes_moments_of(rows, (double)n, shift, center, sum1, sum2, out, fallback);  \
         }                                                                                   \
         for (size_t r = 0; r < rows; r++)                                                   \
-            if (!done[r]) {                                                                 \
+            if (fallback[r]) {                                                              \
                 const float *row = x + (ptrdiff_t)r * stride;                               \
                 out[r] = row_finish(row, n, shift[r], row_center(row, n, shift[r]));        \
             }                                                                               \
@@ -266,22 +281,6 @@ typedef void (*sn_group_constants_fn)(size_t count, const sn_moments *m, const f
 typedef int (*sn_lanes_moments_fn)(size_t count, double n, const float *shift,
                                    const float *center, const double *sum_dev,
                                    const double *sum_sq, sn_moments *out, int *fallback);
-
-/* The scalar definition of lanes_moments (the scalar kernel, and the vector
- * kernels' tails). */
-static inline int sn_lanes_moments_of(size_t count, double n, const float *shift,
-                                      const float *center, const double *sum_dev,
-                                      const double *sum_sq, sn_moments *out, int *fallback)
-{
-    int any = 0;
-    for (size_t j = 0; j < count; j++) {
-        fallback[j] = !sn_center_serves(n, sum_dev[j], sum_sq[j]);
-        if (!fallback[j])
-            out[j] = sn_moments_from_sums(n, shift[j], center[j], sum_dev[j], sum_sq[j]);
-        any |= fallback[j];
-    }
-    return any;
-}
 
 /* The stores of `width` lanes a vector kernel computed together: the moments
  * (mean[j], m2[j]) of the lanes whose bit is set in `serves`, and every

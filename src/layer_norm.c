@@ -73,7 +73,6 @@ sn_status sn_layer_norm_f32(const float *x, float *y, size_t rows, size_t featur
         return status;
     sn_norm_options n;
     norm_options_for(1, epsilon, scale, bias, NULL, NULL, &n);
-    const unsigned features_axis = 1u << 1;
-    return sn_norm_checked(&xt, &yt, features_axis, scale || bias ? features_axis : 0u, &n, -1,
-                           -1);
+    /* The parameter axes as sn_norm resolves them: none without scale and bias. */
+    return sn_norm_checked(&xt, &yt, n.axes, scale || bias ? n.param_axes : 0u, &n, -1, -1);
 }
