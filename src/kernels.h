@@ -258,11 +258,14 @@ typedef void (*sn_col_normalize_f32_fn)(const float *x, ptrdiff_t x_stride, floa
  * y[i][j] = (x[i][j] - center[j]) * a[j] + b[j] (one fused multiply-add where
  * the ISA has it), for panels whose parameters do not vary along the rows:
  * four streams a vector instead of the six of col_normalize. stream as for
- * row_normalize. */
+ * row_normalize. With `ahead`, the row of `width` floats at ahead + i *
+ * x_stride is prefetched into L2, a line per vector, while row i is
+ * normalized: the rows of the next panel that the caller's pass 2 reads next
+ * (the scalar reference does not prefetch). */
 typedef void (*sn_col_scale_shift_f32_fn)(const float *x, ptrdiff_t x_stride, float *y,
                                           ptrdiff_t y_stride, size_t rows, size_t width,
                                           const float *center, const float *a, const float *b,
-                                          int stream);
+                                          int stream, const float *ahead);
 
 /* sn_group_constants_of for groups [0, count): their moments m, about their
  * shifts, into three arrays, with the same bits. Vector ISAs take several
@@ -346,7 +349,7 @@ typedef struct sn_kernels {
     void sn_col_scale_shift_f32_##isa(const float *x, ptrdiff_t x_stride, float *y,          \
                                       ptrdiff_t y_stride, size_t rows, size_t width,         \
                                       const float *center, const float *a, const float *b,   \
-                                      int stream);                                           \
+                                      int stream, const float *ahead);                       \
     void sn_group_constants_##isa(size_t count, const sn_moments *m, const float *shift,     \
                                   double epsilon, float *center, float *residual,            \
                                   float *rstd);                                              \

@@ -294,15 +294,18 @@ void sn_col_normalize_f32_avx2(const float *x, ptrdiff_t x_stride, float *y, ptr
 
 void sn_col_scale_shift_f32_avx2(const float *x, ptrdiff_t x_stride, float *y, ptrdiff_t y_stride,
                                  size_t rows, size_t width, const float *center, const float *a,
-                                 const float *b, int stream)
+                                 const float *b, int stream, const float *ahead)
 {
     for (size_t i = 0; i < rows; i++) {
         const float *xr = x + (ptrdiff_t)i * x_stride;
         float *yr = y + (ptrdiff_t)i * y_stride;
+        const float *ar = ahead ? ahead + (ptrdiff_t)i * x_stride : NULL;
         /* Streaming stores need 32-byte alignment: rows that lack it store plainly. */
         const int streamed = stream && (uintptr_t)yr % 32 == 0;
         size_t j = 0;
         for (; j + 8 <= width; j += 8) {
+            if (ar && j % 16 == 0) /* a line of the row ahead, into L2 */
+                _mm_prefetch((const char *)(ar + j), _MM_HINT_T1);
             __m256 v = _mm256_fmadd_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + j),
                                                      _mm256_loadu_ps(center + j)),
                                        _mm256_loadu_ps(a + j), _mm256_loadu_ps(b + j));
@@ -312,6 +315,8 @@ void sn_col_scale_shift_f32_avx2(const float *x, ptrdiff_t x_stride, float *y, p
                 _mm256_storeu_ps(yr + j, v);
         }
         if (j < width) {
+            if (ar)
+                _mm_prefetch((const char *)(ar + j), _MM_HINT_T1);
             const __m256i tail = lane_mask(width - j);
             __m256 v = _mm256_fmadd_ps(_mm256_sub_ps(_mm256_maskload_ps(xr + j, tail),
                                                      _mm256_maskload_ps(center + j, tail)),

@@ -391,19 +391,25 @@ static inline __m512 scale_shift16(const float *x, size_t j, __mmask16 mask, con
 void sn_col_scale_shift_f32_avx512(const float *x, ptrdiff_t x_stride, float *y,
                                    ptrdiff_t y_stride, size_t rows, size_t width,
                                    const float *center, const float *a, const float *b,
-                                   int stream)
+                                   int stream, const float *ahead)
 {
     for (size_t i = 0; i < rows; i++) {
         const float *xr = x + (ptrdiff_t)i * x_stride;
         float *yr = y + (ptrdiff_t)i * y_stride;
+        const float *ar = ahead ? ahead + (ptrdiff_t)i * x_stride : NULL;
         /* A masked head aligns the full-vector stores (see col_row). */
         size_t j = ((64 - (uintptr_t)yr % 64) % 64) / sizeof(float);
         if (j > width)
             j = width;
-        if (j > 0)
+        if (j > 0) {
+            if (ar)
+                _mm_prefetch((const char *)ar, _MM_HINT_T1);
             _mm512_mask_storeu_ps(yr, lane_mask(j),
                                   scale_shift16(xr, 0, lane_mask(j), center, a, b));
+        }
         for (; j + 16 <= width; j += 16) {
+            if (ar) /* a line of the row ahead, into L2 */
+                _mm_prefetch((const char *)(ar + j), _MM_HINT_T1);
             __m512 v = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + j),
                                                      _mm512_loadu_ps(center + j)),
                                        _mm512_loadu_ps(a + j), _mm512_loadu_ps(b + j));
@@ -413,6 +419,8 @@ void sn_col_scale_shift_f32_avx512(const float *x, ptrdiff_t x_stride, float *y,
                 _mm512_storeu_ps(yr + j, v);
         }
         if (j < width) {
+            if (ar)
+                _mm_prefetch((const char *)(ar + j), _MM_HINT_T1);
             __mmask16 tail = lane_mask(width - j);
             _mm512_mask_storeu_ps(yr + j, tail, scale_shift16(xr, j, tail, center, a, b));
         }

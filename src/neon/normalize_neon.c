@@ -259,17 +259,23 @@ void sn_col_normalize_f32_neon(const float *x, ptrdiff_t x_stride, float *y,
 
 void sn_col_scale_shift_f32_neon(const float *x, ptrdiff_t x_stride, float *y, ptrdiff_t y_stride,
                                  size_t rows, size_t width, const float *center, const float *a,
-                                 const float *b, int stream)
+                                 const float *b, int stream, const float *ahead)
 {
     (void)stream; /* as in row_normalize */
     for (size_t i = 0; i < rows; i++) {
         const float *xr = x + (ptrdiff_t)i * x_stride;
         float *yr = y + (ptrdiff_t)i * y_stride;
+        const float *ar = ahead ? ahead + (ptrdiff_t)i * x_stride : NULL;
         size_t j = 0;
-        for (; j + 4 <= width; j += 4)
+        for (; j + 4 <= width; j += 4) {
+            if (ar && j % 16 == 0) /* a line of the row ahead, into L2 */
+                __builtin_prefetch(ar + j, 0, 2);
             vst1q_f32(yr + j, vfmaq_f32(vld1q_f32(b + j),
                                         vsubq_f32(vld1q_f32(xr + j), vld1q_f32(center + j)),
                                         vld1q_f32(a + j)));
+        }
+        if (ar && j < width)
+            __builtin_prefetch(ar + j, 0, 2);
         for (; j < width; j++)
             yr[j] = fmaf(xr[j] - center[j], a[j], b[j]);
     }

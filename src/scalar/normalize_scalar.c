@@ -52,9 +52,10 @@ void sn_col_normalize_f32_scalar(const float *x, ptrdiff_t x_stride, float *y,
 void sn_col_scale_shift_f32_scalar(const float *x, ptrdiff_t x_stride, float *y,
                                    ptrdiff_t y_stride, size_t rows, size_t width,
                                    const float *center, const float *a, const float *b,
-                                   int stream)
+                                   int stream, const float *ahead)
 {
     (void)stream; /* as in row_normalize */
+    (void)ahead;
     for (size_t i = 0; i < rows; i++) {
         const float *xr = x + (ptrdiff_t)i * x_stride;
         float *yr = y + (ptrdiff_t)i * y_stride;
