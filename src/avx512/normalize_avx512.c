@@ -186,7 +186,8 @@ void sn_row_normalize_f32_avx512(const float *x, float *y, size_t n, float shift
  * that each row's constants stay in registers): each vector of scale and
  * bias is loaded once for all the rows, then each row's vector standardized
  * and scaled exactly as row16 does. Rows of whole vectors starting on a
- * cache line (plain stores to whole lines; the caller checks). The rows'
+ * cache line (stores, plain or streamed, to whole lines; the caller
+ * checks). The rows'
  * vectors are all loaded before any is stored: rows 2 or 4 KiB apart (512,
  * 1024, 2048... floats), with x and y at the same offset in their pages as
  * large allocations are, put a load of one row at the 4 KiB offset of the
@@ -196,7 +197,7 @@ void sn_row_normalize_f32_avx512(const float *x, float *y, size_t n, float shift
 SN_INLINE void rows_together(const float *x, ptrdiff_t x_stride, float *y, ptrdiff_t y_stride,
                              size_t n, const float *shift, const float *mean, const float *rstd,
                              const float *scale, const float *bias, int kind,
-                             const float *ahead, const int ROWS)
+                             const float *ahead, const int ROWS, const int stream)
 {
     __m512 k[SN_ROWS_BATCH], m[SN_ROWS_BATCH], r[SN_ROWS_BATCH];
     for (int j = 0; j < ROWS; j++) {
@@ -213,34 +214,54 @@ SN_INLINE void rows_together(const float *x, ptrdiff_t x_stride, float *y, ptrdi
                 _mm_prefetch((const char *)(ahead + j * x_stride + i), _MM_HINT_T0);
             v[j] = _mm512_loadu_ps(x + j * x_stride + i);
         }
-        for (int j = 0; j < ROWS; j++)
-            _mm512_storeu_ps(y + j * y_stride + i,
-                             affine(standardize(v[j], k[j], m[j], r[j]), s, b, kind));
+        for (int j = 0; j < ROWS; j++) {
+            __m512 t = affine(standardize(v[j], k[j], m[j], r[j]), s, b, kind);
+            if (stream)
+                _mm512_stream_ps(y + j * y_stride + i, t);
+            else
+                _mm512_storeu_ps(y + j * y_stride + i, t);
+        }
     }
 }
 
-/* The batch sizes, each with its own unrolled loop. */
+/* The batch sizes, each with its own unrolled loop, plain or streaming stores. */
+SN_INLINE void rows_stores(const float *x, ptrdiff_t x_stride, float *y, ptrdiff_t y_stride,
+                           size_t rows, size_t n, const float *shift, const float *mean,
+                           const float *rstd, const float *scale, const float *bias, int kind,
+                           const float *ahead, const int stream)
+{
+    if (rows == 4)
+        rows_together(x, x_stride, y, y_stride, n, shift, mean, rstd, scale, bias, kind, ahead, 4,
+                      stream);
+    else if (rows == 3)
+        rows_together(x, x_stride, y, y_stride, n, shift, mean, rstd, scale, bias, kind, ahead, 3,
+                      stream);
+    else
+        rows_together(x, x_stride, y, y_stride, n, shift, mean, rstd, scale, bias, kind, ahead, 2,
+                      stream);
+}
+
 SN_INLINE void rows_kind(const float *x, ptrdiff_t x_stride, float *y, ptrdiff_t y_stride,
                          size_t rows, size_t n, const float *shift, const float *mean,
                          const float *rstd, const float *scale, const float *bias, int kind,
-                         const float *ahead)
+                         int stream, const float *ahead)
 {
-    if (rows == 4)
-        rows_together(x, x_stride, y, y_stride, n, shift, mean, rstd, scale, bias, kind, ahead, 4);
-    else if (rows == 3)
-        rows_together(x, x_stride, y, y_stride, n, shift, mean, rstd, scale, bias, kind, ahead, 3);
+    if (stream)
+        rows_stores(x, x_stride, y, y_stride, rows, n, shift, mean, rstd, scale, bias, kind,
+                    ahead, 1);
     else
-        rows_together(x, x_stride, y, y_stride, n, shift, mean, rstd, scale, bias, kind, ahead, 2);
+        rows_stores(x, x_stride, y, y_stride, rows, n, shift, mean, rstd, scale, bias, kind,
+                    ahead, 0);
 }
 
-/* Streamed stores, rows off a cache line (which row16 would align with a
- * masked head) and rows with a partial last vector go row by row. */
+/* Rows off a cache line (which row16 would align with a masked head) and rows
+ * with a partial last vector go row by row. */
 void sn_rows_normalize_f32_avx512(const float *x, ptrdiff_t x_stride, float *y,
                                   ptrdiff_t y_stride, size_t rows, size_t n, const float *shift,
                                   const float *mean, const float *rstd, const float *scale,
                                   const float *bias, int stream, const float *ahead)
 {
-    if (stream || rows < 2 || rows > SN_ROWS_BATCH || n % 16 != 0 || (uintptr_t)y % 64 != 0 ||
+    if (rows < 2 || rows > SN_ROWS_BATCH || n % 16 != 0 || (uintptr_t)y % 64 != 0 ||
         y_stride % 16 != 0) {
         sn_rows_normalize_by_row(sn_row_normalize_f32_avx512, x, x_stride, y, y_stride, rows, n,
                                  shift, mean, rstd, scale, bias, stream, ahead);
@@ -248,16 +269,16 @@ void sn_rows_normalize_f32_avx512(const float *x, ptrdiff_t x_stride, float *y,
     }
     if (scale && bias)
         rows_kind(x, x_stride, y, y_stride, rows, n, shift, mean, rstd, scale, bias, AFFINE_BOTH,
-                  ahead);
+                  stream, ahead);
     else if (scale)
         rows_kind(x, x_stride, y, y_stride, rows, n, shift, mean, rstd, scale, NULL, AFFINE_SCALE,
-                  ahead);
+                  stream, ahead);
     else if (bias)
         rows_kind(x, x_stride, y, y_stride, rows, n, shift, mean, rstd, NULL, bias, AFFINE_BIAS,
-                  ahead);
+                  stream, ahead);
     else
         rows_kind(x, x_stride, y, y_stride, rows, n, shift, mean, rstd, NULL, NULL, AFFINE_NONE,
-                  ahead);
+                  stream, ahead);
 }
 
 /* One panel row: per-column constants; scale and bias either loaded along the
