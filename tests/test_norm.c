@@ -491,6 +491,60 @@ Test(norm, streamed_ranges_equal_one_group_calls)
     check_ranges_equal_one_group_calls("norm.streamed_ranges", dims);
 }
 
+/* Rows and runs normalized a few together (in cache, or when the output
+ * streams; normalize_rows.c) load and store whole aligned vectors, and fall
+ * back to one at a time for an output off the cache line: both must give
+ * the same bits. Norm "TF" (runs of a group sharing the parameters "F") and
+ * "F" (groups of one row), streamed at 1 thread and plain at 2, and in
+ * cache; y on a cache line against y 4 floats past one. */
+static void check_alignment_gives_same_bits(const char *label, const ptrdiff_t dims[3],
+                                            const char *axes)
+{
+    tu_rng rng = tu_rng_for(label);
+    const size_t n = (size_t)(dims[0] * dims[1] * dims[2]), pad = 16;
+    float *x = aligned_alloc(64, n * sizeof(float));
+    float *aligned = aligned_alloc(64, (n + pad) * sizeof(float));
+    float *shifted = aligned_alloc(64, (n + pad) * sizeof(float));
+    float *params = malloc(2 * (size_t)dims[2] * sizeof(float));
+    cr_assert(x && aligned && shifted && params, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(100.0 + tu_normal(&rng));
+    tu_params(dims[2], params, params + dims[2]);
+    for (int mode = 0; mode < 6; mode++) {
+        int threads = 1 + mode % 2, affine = mode / 2;
+        sn_norm_options o = SN_NORM_DEFAULTS;
+        o.axes_text = axes;
+        o.layout = "BTF";
+        o.scale = affine != 1 ? params : NULL;
+        o.bias = affine != 2 ? params + dims[2] : NULL;
+        set_threads(threads);
+        sn_tensor xt = sn_tensor_dense(x, SN_FLOAT32, 3, dims);
+        sn_tensor ya = sn_tensor_dense(aligned, SN_FLOAT32, 3, dims);
+        sn_tensor ys = sn_tensor_dense(shifted + 4, SN_FLOAT32, 3, dims);
+        cr_assert(sn_norm(&xt, &ya, &o) == SN_OK, "%s", sn_last_error_detail());
+        cr_assert(sn_norm(&xt, &ys, &o) == SN_OK, "%s", sn_last_error_detail());
+        cr_assert(memcmp(aligned, shifted + 4, n * sizeof(float)) == 0,
+                  "seed=%u isa=%s %s dims=[%td,%td,%td] axes=%s threads=%d scale=%d bias=%d: "
+                  "y on a cache line and y off it differ",
+                  tu_seed(), tu_isa_name(), label, dims[0], dims[1], dims[2], axes, threads,
+                  o.scale != NULL, o.bias != NULL);
+    }
+    set_threads(0);
+    free(x);
+    free(aligned);
+    free(shifted);
+    free(params);
+}
+
+Test(norm, aligned_outputs_give_the_same_bits)
+{
+    tu_begin();
+    const ptrdiff_t cached[3] = { 3, 37, 256 }, streamed[3] = { 9, 401, 1024 }; /* 14.8 MB */
+    check_alignment_gives_same_bits("norm.aligned_cached", cached, "TF");
+    check_alignment_gives_same_bits("norm.aligned_streamed", streamed, "TF");
+    check_alignment_gives_same_bits("norm.aligned_rows", cached, "F");
+}
+
 Test(norm, cached_ranges_equal_one_group_calls)
 {
     tu_begin();
