@@ -495,8 +495,8 @@ Test(norm, streamed_ranges_equal_one_group_calls)
  * streams; normalize_rows.c) load and store whole aligned vectors, and fall
  * back to one at a time for an output off the cache line: both must give
  * the same bits. Norm "TF" (runs of a group sharing the parameters "F") and
- * "F" (groups of one row), streamed at 1 thread and plain at 2, and in
- * cache; y on a cache line against y 4 floats past one. */
+ * "F" (groups of one row), in cache, and streamed at 1 thread (plain and one
+ * at a time at 2); y on a cache line against y 4 floats past one. */
 static void check_alignment_gives_same_bits(const char *label, const ptrdiff_t dims[3],
                                             const char *axes)
 {
@@ -540,9 +540,11 @@ Test(norm, aligned_outputs_give_the_same_bits)
 {
     tu_begin();
     const ptrdiff_t cached[3] = { 3, 37, 256 }, streamed[3] = { 9, 401, 1024 }; /* 14.8 MB */
+    const ptrdiff_t short_rows[3] = { 4, 2100, 256 }; /* 8.6 MB: rows streamed four at a time */
     check_alignment_gives_same_bits("norm.aligned_cached", cached, "TF");
     check_alignment_gives_same_bits("norm.aligned_streamed", streamed, "TF");
     check_alignment_gives_same_bits("norm.aligned_rows", cached, "F");
+    check_alignment_gives_same_bits("norm.aligned_rows_streamed", short_rows, "F");
 }
 
 Test(norm, cached_ranges_equal_one_group_calls)
