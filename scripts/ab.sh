@@ -10,7 +10,8 @@
 # Usage: scripts/ab.sh BASE_REV [ROUNDS] [BENCHMARK_FILTER]
 #   e.g. scripts/ab.sh HEAD~3 10 'norm T/avx512/32x200x512'
 # ROUNDS defaults to 8, the filter to every AVX-512 benchmark of the
-# generic layer. The base build lives in build/ab-base (a git worktree).
+# generic layer. The base revision is built in a temporary git worktree,
+# build/ab-base, removed on exit; the JSON of every run stays in build/ab.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -23,11 +24,9 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
 cmake --build build -j"$(nproc 2>/dev/null || echo 2)" --target simdnorm simdnorm_bench > /dev/null
 
 tree=build/ab-base
-if [ -d "$tree" ]; then
-  git -C "$tree" checkout -q --detach "$base_sha"
-else
-  git worktree add -q --detach "$tree" "$base_sha"
-fi
+git worktree remove --force "$tree" 2> /dev/null || rm -rf "$tree"
+git worktree add -q --detach "$tree" "$base_sha"
+trap 'git worktree remove --force "$tree"' EXIT
 cmake -S "$tree" -B "$tree/build" -DCMAKE_BUILD_TYPE=Release > /dev/null
 cmake --build "$tree/build" -j"$(nproc 2>/dev/null || echo 2)" --target simdnorm > /dev/null
 
