@@ -306,8 +306,9 @@ int sn_panel_finish(run *rn, const panel *pn, lanes *l)
 #define SN_COL_STEP_BYTES 16384
 
 /* The first of the next `rows` rows that pass 2 of the next panel reads,
- * where they lie in its current unit (NULL elsewhere). When the output
- * streams (and the input most likely comes from memory too), the step of
+ * where they lie in its current unit and the output streams (NULL
+ * elsewhere). When the output streams (and the input most likely comes from
+ * memory too), the step of
  * normalization before prefetches them into L2, a line a vector, so that
  * those reads overlap its stores instead of following them (norm T on
  * [32,200,512], 1 thread: 11-17% faster, medians of 12 rounds; a burst of
@@ -317,7 +318,7 @@ int sn_panel_finish(run *rn, const panel *pn, lanes *l)
 static const float *next_rows(const run *rn, const panel_moments *pm, ptrdiff_t rows)
 {
     const unit_moments *m = &pm->current;
-    if (pm->unit >= rn->units || !m->centered || m->done + rows > m->rows)
+    if (!rn->stream || pm->unit >= rn->units || !m->centered || m->done + rows > m->rows)
         return NULL;
     return m->x + m->done * run_axis(&rn->job->plan)->x_stride;
 }
@@ -361,7 +362,7 @@ void sn_columns_range(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
             for (ptrdiff_t row = 0; row < p->run_length; row += step) {
                 ptrdiff_t stop = min_ptrdiff(row + step, p->run_length);
                 panel_normalize_part(rn, &pn, r, row, stop, &l, folded,
-                                     more && rn->stream ? next_rows(rn, &pm, stop - row) : NULL);
+                                     more ? next_rows(rn, &pm, stop - row) : NULL);
                 if (more)
                     panel_gather(rn, &pm, step, &l);
             }

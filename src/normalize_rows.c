@@ -138,14 +138,24 @@ static void group_task(const run *rn, ptrdiff_t index, int thread)
         normalize_run_part(rn, &g, r, 0, p->run_length, &s, p->run_length, scratch);
 }
 
+/* Whether rows normalized a few together by the rows_normalize kernel, each
+ * vector of the parameters loaded once for them, pay: in cache, and where the
+ * output streams (layer norm [8192,256] at 1 thread: 8% faster, median of 10
+ * rounds; norm "TF" [32,200,512]: 7-10%; norm F [32,200,512], batches of two
+ * rows, unchanged). Not from memory with plain stores, whose two to four
+ * streams of stores measured slower than one row after the other (norm F
+ * [32,200,512] at 2 threads: 23% slower, norm "TF" 6%; on the Zen 5 VM
+ * 110-115 -> 79-89 GB/s). */
+static int together_pays(const run *rn)
+{
+    return rn->stream || sn_rows_in_cache(&rn->job->plan);
+}
+
 /* Whether a group's runs are normalized SN_ROWS_BATCH at a time by the
- * rows_normalize kernel, each vector of the parameters loaded once for them:
- * runs one stride apart (one axis of runs), of one block each, with the same
- * parameter per element (norm "TF" with parameters "F") or none, and no
- * padded frame. Only where the output streams or all is in cache: norm "TF"
- * on [32,200,512] at 1 thread (streamed), 7-10% faster (medians of 10-12
- * rounds), in cache ([4,200,512]) 7%; at 2 threads, whose plain stores
- * leave y in L3, 6% slower. Each run comes out as row_normalize makes it. */
+ * rows_normalize kernel (together_pays): runs one stride apart (one axis of
+ * runs), of one block each, with the same parameter per element (norm "TF"
+ * with parameters "F") or none, and no padded frame. Each run comes out as
+ * row_normalize makes it. */
 static int runs_together(const run *rn)
 {
     const sn_norm_job *job = rn->job;
@@ -153,7 +163,7 @@ static int runs_together(const run *rn)
     return p->reduce_rank == 2 && rn->blocks == 1 && !p->seq_lens &&
            p->reduce[0].param_stride == 0 &&
            (run_axis(p)->param_stride == 1 || (!job->scale && !job->bias)) &&
-           (rn->stream || sn_rows_in_cache(p));
+           together_pays(rn);
 }
 
 /* Runs [r, r + count) of a group (runs_together), normalized in one call. */
@@ -336,14 +346,8 @@ void sn_rows_batch_task(void *context, ptrdiff_t batch, int thread)
     sn_group_norm s[SN_ROWS_BATCH];
     for (ptrdiff_t i = 0; i < count; i++)
         s[i] = sn_group_constants(rn, g[i].group, shift[i], &m[i]);
-    /* The next batch's statistics read next, count rows on (prefetched). The
-     * rows together in cache, and where the output streams (layer norm
-     * [8192,256] at 1 thread: 8% faster, median of 10 rounds; norm F
-     * [32,200,512], batches of two rows, unchanged); not from memory with
-     * plain stores, whose two or four streams of stores measured slower than
-     * one row after the other (norm F [32,200,512] at 2 threads: 23% slower;
-     * on the Zen 5 VM 110-115 -> 79-89 GB/s). */
-    if (regular && (sn_rows_in_cache(p) || rn->stream) && same_parameters(rn, g, count)) {
+    /* The next batch's statistics read next, count rows on (prefetched). */
+    if (regular && together_pays(rn) && same_parameters(rn, g, count)) {
         float shifts[SN_ROWS_BATCH], means[SN_ROWS_BATCH], rstds[SN_ROWS_BATCH];
         for (ptrdiff_t i = 0; i < count; i++) {
             shifts[i] = s[i].shift;

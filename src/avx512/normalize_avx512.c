@@ -186,14 +186,13 @@ void sn_row_normalize_f32_avx512(const float *x, float *y, size_t n, float shift
  * that each row's constants stay in registers): each vector of scale and
  * bias is loaded once for all the rows, then each row's vector standardized
  * and scaled exactly as row16 does. Rows of whole vectors starting on a
- * cache line (stores, plain or streamed, to whole lines; the caller
- * checks). The rows'
- * vectors are all loaded before any is stored: rows 2 or 4 KiB apart (512,
- * 1024, 2048... floats), with x and y at the same offset in their pages as
- * large allocations are, put a load of one row at the 4 KiB offset of the
- * store to the row before, and a load that follows such a store waits for it
- * (4K aliasing: in cache, [64,1024] 229-271 -> 167 ns a row, [32,2048] 388-442
- * -> 350, [16,4096] 740 -> 635, shorter rows unchanged). */
+ * cache line (stores, plain or streamed, to whole lines; the caller checks).
+ * The rows' vectors are all loaded before any is stored: rows 2 or 4 KiB
+ * apart (512, 1024, 2048... floats), with x and y at the same offset in their
+ * pages as large allocations are, put a load of one row at the 4 KiB offset
+ * of the store to the row before, and a load that follows such a store waits
+ * for it (4K aliasing: in cache, [64,1024] 229-271 -> 167 ns a row, [32,2048]
+ * 388-442 -> 350, [16,4096] 740 -> 635, shorter rows unchanged). */
 SN_INLINE void rows_together(const float *x, ptrdiff_t x_stride, float *y, ptrdiff_t y_stride,
                              size_t n, const float *shift, const float *mean, const float *rstd,
                              const float *scale, const float *bias, int kind,
