@@ -30,8 +30,6 @@ typedef struct run {
     void *scratch;           /* per thread: GATHER's run copies, COLUMNS' lane arrays */
     int stream;              /* streaming stores of y (see SN_STREAM_MIN_BYTES_PER_THREAD) */
     ptrdiff_t batch;         /* groups per sn_rows_batch_task */
-    const float *x_end;      /* ROWS over a dense x walked in memory order: the end of x,
-                              * up to which the row kernels prefetch; NULL: no prefetch */
 } run;
 
 /* Single-block groups are reduced a batch at a time (sn_rows_batch_task): up
@@ -103,24 +101,6 @@ typedef struct lanes {
 static inline ptrdiff_t min_ptrdiff(ptrdiff_t a, ptrdiff_t b)
 {
     return a < b ? a : b;
-}
-
-/* How far past the block being read the row kernels prefetch, in elements:
- * far enough that a request is served before the walk gets there (measured
- * on [8192,768] and [2048,4096]: 4 KiB too short, 8-16 KiB best). */
-#define SN_PREFETCH_DISTANCE ((ptrdiff_t)(8192 / sizeof(float)))
-
-/* What a row kernel reading the block at x should prefetch (its `ahead`): the
- * n elements SN_PREFETCH_DISTANCE past x + skip, the data the walk reaches
- * next (skip 0 for a statistics pass over the block, the block's length for
- * its normalization, which is followed by the next block's statistics);
- * NULL without prefetching, for a negative skip, or past the end of x. */
-static inline const float *prefetch_ahead(const run *rn, const float *x, ptrdiff_t skip,
-                                          ptrdiff_t n)
-{
-    if (!rn->x_end || skip < 0 || rn->x_end - x < skip + SN_PREFETCH_DISTANCE + n)
-        return NULL;
-    return x + skip + SN_PREFETCH_DISTANCE;
 }
 
 static inline const sn_axis *run_axis(const sn_plan *p)

@@ -32,13 +32,6 @@
 #define SN_PASS2_TERMS 16
 #define SN_PASS2_RESCALE 0x1p100f
 
-/* Row kernels take `ahead`: NULL, or n elements the caller reads soon after
- * this call. The kernel prefetches them, one cache line per step of its loop,
- * so that they arrive while it computes: a row's statistics are a chain of
- * dependent steps, and without requests ahead of it the memory waits for the
- * computation and the computation for the memory. Prefetches never fault and
- * change no value; a kernel may ignore `ahead` (scalar). */
-
 /* Row moments read a block once, two ways by length:
  * - up to SN_ONE_PASS_MAX elements, power sums in double (see
  *   sn_moments_from_power_sums): no chain of dependent passes, which on short
@@ -98,41 +91,38 @@ static inline int sn_lanes_moments_of(size_t count, double n, const float *shift
 /* Defines sn_row_moments_f32_<isa> and sn_rows_moments_f32_<isa> (the same
  * recipe for a batch of rows, step by step) from the static functions of the
  * ISA's moments file:
- *   row_power_sums(x, n, shift, ahead, &s1, &s2)           one pass, in double
- *   row_deviation_sums(x, n, shift, center, ahead, &d, &q) pass 2, scale 1
- *   row_center(x, n, shift)                                pass 1: float center
- *   row_finish(x, n, shift, center)                        pass 2 (rescued), moments */
+ *   row_power_sums(x, n, shift, &s1, &s2)           one pass, in double
+ *   row_deviation_sums(x, n, shift, center, &d, &q) pass 2, scale 1
+ *   row_center(x, n, shift)                         pass 1: float center
+ *   row_finish(x, n, shift, center)                 pass 2 (rescued), moments */
 #define SN_DEFINE_ROW_MOMENTS(isa)                                                          \
-    void sn_row_moments_f32_##isa(const float *x, size_t n, float shift, const float *ahead, \
-                                  sn_moments *out)                                          \
+    void sn_row_moments_f32_##isa(const float *x, size_t n, float shift, sn_moments *out)   \
     {                                                                                       \
         if (n <= SN_ONE_PASS_MAX) {                                                         \
             double s1, s2;                                                                  \
-            row_power_sums(x, n, shift, ahead, &s1, &s2);                                   \
+            row_power_sums(x, n, shift, &s1, &s2);                                          \
             if (sn_moments_from_power_sums((double)n, s1, s2, out))                         \
                 return;                                                                     \
         } else {                                                                            \
             float center = row_center(x, SN_CENTER_PREFIX, shift);                          \
             double sum_dev, sum_sq;                                                         \
-            row_deviation_sums(x, n, shift, center, ahead, &sum_dev, &sum_sq);              \
+            row_deviation_sums(x, n, shift, center, &sum_dev, &sum_sq);                     \
             if (sn_center_serves((double)n, sum_dev, sum_sq)) {                             \
                 *out = sn_moments_from_sums((double)n, shift, center, sum_dev, sum_sq);     \
                 return;                                                                     \
             }                                                                               \
         }                                                                                   \
         *out = row_finish(x, n, shift, row_center(x, n, shift));                            \
-    } \
+    }                                                                                       \
     void sn_rows_moments_f32_##isa(const float *x, ptrdiff_t stride, size_t rows, size_t n, \
-                                   const float *shift, const float *ahead, sn_moments *out) \
+                                   const float *shift, sn_moments *out)                     \
     {                                                                                       \
         double sum1[SN_ROWS_BATCH], sum2[SN_ROWS_BATCH];                                    \
         float center[SN_ROWS_BATCH];                                                        \
         int fallback[SN_ROWS_BATCH];                                                        \
         if (n <= SN_ONE_PASS_MAX) {                                                         \
             for (size_t r = 0; r < rows; r++)                                               \
-                row_power_sums(x + (ptrdiff_t)r * stride, n, shift[r],                      \
-                               ahead ? ahead + (ptrdiff_t)r * stride : NULL, &sum1[r],      \
-                               &sum2[r]);                                                   \
+                row_power_sums(x + (ptrdiff_t)r * stride, n, shift[r], &sum1[r], &sum2[r]); \
             for (size_t r = 0; r < rows; r++)                                               \
                 fallback[r] = !sn_moments_from_power_sums((double)n, sum1[r], sum2[r],      \
                                                           &out[r]);                         \
@@ -141,8 +131,7 @@ static inline int sn_lanes_moments_of(size_t count, double n, const float *shift
                 center[r] = row_center(x + (ptrdiff_t)r * stride, SN_CENTER_PREFIX, shift[r]); \
             for (size_t r = 0; r < rows; r++)                                               \
                 row_deviation_sums(x + (ptrdiff_t)r * stride, n, shift[r], center[r],       \
-                                   ahead ? ahead + (ptrdiff_t)r * stride : NULL, &sum1[r],  \
-                                   &sum2[r]);                                               \
+                                   &sum1[r], &sum2[r]);                                     \
             sn_lanes_moments_of(rows, (double)n, shift, center, sum1, sum2, out, fallback);  \
         }                                                                                   \
         for (size_t r = 0; r < rows; r++)                                                   \
@@ -153,8 +142,7 @@ static inline int sn_lanes_moments_of(size_t count, double n, const float *shift
     }
 
 /* Moments of x[0..n) relative to `shift`, 0 < n <= SN_ROW_BLOCK. */
-typedef void (*sn_row_moments_f32_fn)(const float *x, size_t n, float shift,
-                                      const float *ahead, sn_moments *out);
+typedef void (*sn_row_moments_f32_fn)(const float *x, size_t n, float shift, sn_moments *out);
 
 /* row_moments of `rows` rows (2 to SN_ROWS_BATCH), row r at x + r * stride,
  * relative to shift[r], into out[r], with the same arithmetic for each row,
@@ -162,9 +150,9 @@ typedef void (*sn_row_moments_f32_fn)(const float *x, size_t n, float shift,
  * chain (its center before its pass 2, reductions and a division at its
  * end), and the chains of rows in cache overlap only when their steps are
  * issued side by side (768-element rows: 32.5 ns a row one by one, 24.6 ns
- * four at a time). With `ahead`, row r prefetches from ahead + r * stride. */
+ * four at a time). */
 typedef void (*sn_rows_moments_f32_fn)(const float *x, ptrdiff_t stride, size_t rows, size_t n,
-                                       const float *shift, const float *ahead, sn_moments *out);
+                                       const float *shift, sn_moments *out);
 
 /* y[i] = ((x[i] - shift) - mean) * rstd, then * scale[i * param_step] and
  * + bias[i * param_step] when those are not NULL (each is optional on its own).
@@ -179,8 +167,7 @@ typedef void (*sn_rows_moments_f32_fn)(const float *x, ptrdiff_t stride, size_t 
  * flag changes no value; a kernel may ignore it (scalar, NEON). */
 typedef void (*sn_row_normalize_f32_fn)(const float *x, float *y, size_t n, float shift,
                                         float mean, float rstd, const float *scale,
-                                        const float *bias, ptrdiff_t param_step, int stream,
-                                        const float *ahead);
+                                        const float *bias, ptrdiff_t param_step, int stream);
 
 /* row_normalize of `rows` rows (2 to SN_ROWS_BATCH) with the same per-element
  * scale and bias (param_step 1, either may be NULL): row r from x + r *
@@ -188,15 +175,15 @@ typedef void (*sn_row_normalize_f32_fn)(const float *x, float *y, size_t n, floa
  * values as row by row. A kernel may normalize the rows together, loading
  * each vector of scale and bias once for all of them (a row in cache is
  * bound by its loads: 768 elements, 22.4 ns a row alone, 17.8 in fours), or
- * row by row (SN_DEFINE_ROWS_NORMALIZE_BY_ROW). stream and ahead as for
- * row_normalize (row r prefetches from ahead + r * x_stride). The engine's
+ * row by row (SN_DEFINE_ROWS_NORMALIZE_BY_ROW). stream as for
+ * row_normalize. The engine's
  * callers: a batch of single-run groups in cache, and a few runs of one
  * group (normalize_rows.c). */
 typedef void (*sn_rows_normalize_f32_fn)(const float *x, ptrdiff_t x_stride, float *y,
                                          ptrdiff_t y_stride, size_t rows, size_t n,
                                          const float *shift, const float *mean,
                                          const float *rstd, const float *scale,
-                                         const float *bias, int stream, const float *ahead);
+                                         const float *bias, int stream);
 
 /* rows_normalize as row_normalize row by row: the whole kernel of the ISAs
  * that define it with SN_DEFINE_ROWS_NORMALIZE_BY_ROW, the fallback of the
@@ -206,12 +193,11 @@ static inline void sn_rows_normalize_by_row(sn_row_normalize_f32_fn row_normaliz
                                             ptrdiff_t y_stride, size_t rows, size_t n,
                                             const float *shift, const float *mean,
                                             const float *rstd, const float *scale,
-                                            const float *bias, int stream, const float *ahead)
+                                            const float *bias, int stream)
 {
     for (size_t r = 0; r < rows; r++)
         row_normalize(x + (ptrdiff_t)r * x_stride, y + (ptrdiff_t)r * y_stride, n, shift[r],
-                      mean[r], rstd[r], scale, bias, 1, stream,
-                      ahead ? ahead + (ptrdiff_t)r * x_stride : NULL);
+                      mean[r], rstd[r], scale, bias, 1, stream);
 }
 
 #define SN_DEFINE_ROWS_NORMALIZE_BY_ROW(isa)                                                 \
@@ -219,10 +205,10 @@ static inline void sn_rows_normalize_by_row(sn_row_normalize_f32_fn row_normaliz
                                      ptrdiff_t y_stride, size_t rows, size_t n,              \
                                      const float *shift, const float *mean,                  \
                                      const float *rstd, const float *scale,                  \
-                                     const float *bias, int stream, const float *ahead)      \
+                                     const float *bias, int stream)                          \
     {                                                                                        \
         sn_rows_normalize_by_row(sn_row_normalize_f32_##isa, x, x_stride, y, y_stride, rows, \
-                                 n, shift, mean, rstd, scale, bias, stream, ahead);          \
+                                 n, shift, mean, rstd, scale, bias, stream);                 \
     }
 
 /* Per-column moments of a rows x width panel (row i starts at x + i * stride),
@@ -323,19 +309,17 @@ typedef struct sn_kernels {
 } sn_kernels;
 
 #define SN_DECLARE_KERNELS(isa)                                                              \
-    void sn_row_moments_f32_##isa(const float *x, size_t n, float shift, const float *ahead, \
-                                  sn_moments *out);                                          \
+    void sn_row_moments_f32_##isa(const float *x, size_t n, float shift, sn_moments *out);   \
     void sn_rows_moments_f32_##isa(const float *x, ptrdiff_t stride, size_t rows, size_t n,  \
-                                   const float *shift, const float *ahead, sn_moments *out); \
+                                   const float *shift, sn_moments *out);                     \
     void sn_row_normalize_f32_##isa(const float *x, float *y, size_t n, float shift,         \
                                     float mean, float rstd, const float *scale,              \
-                                    const float *bias, ptrdiff_t param_step, int stream,     \
-                                    const float *ahead);                                     \
+                                    const float *bias, ptrdiff_t param_step, int stream);    \
     void sn_rows_normalize_f32_##isa(const float *x, ptrdiff_t x_stride, float *y,           \
                                      ptrdiff_t y_stride, size_t rows, size_t n,              \
                                      const float *shift, const float *mean,                  \
                                      const float *rstd, const float *scale,                  \
-                                     const float *bias, int stream, const float *ahead);     \
+                                     const float *bias, int stream);                         \
     void sn_col_moments_f32_##isa(const float *x, ptrdiff_t stride, size_t rows,             \
                                   size_t width, const float *shift, sn_moments *out);        \
     void sn_col_deviation_sums_f32_##isa(const float *x, ptrdiff_t stride, size_t rows,      \

@@ -196,42 +196,6 @@ static sn_status empty_groups(run *rn)
     return SN_OK;
 }
 
-/* Where the row kernels may prefetch: the end of x when x is dense (its
- * elements fill [x, x + count) without a gap) and the ROWS tasks walk it in
- * memory order (the axes in walk order have decreasing strides); otherwise
- * NULL, as "ahead" would not be what is read next. */
-static const float *prefetch_end(const run *rn)
-{
-    const sn_plan *p = &rn->job->plan;
-    if (p->path != SN_PATH_ROWS || p->reduce_rank == 0 || (rn->run_major && rn->blocks > 1))
-        return NULL;
-    const sn_axis *walk[2 * SN_MAX_RANK];
-    int count = 0;
-    if (rn->run_major) {
-        /* Units (runs) outside groups, each run contiguous. */
-        for (int i = 0; i + 1 < p->reduce_rank; i++)
-            walk[count++] = &p->reduce[i];
-        for (int i = 0; i < p->outer_rank; i++)
-            walk[count++] = &p->outer[i];
-        walk[count++] = &p->reduce[p->reduce_rank - 1];
-    } else {
-        for (int i = 0; i < p->outer_rank; i++)
-            walk[count++] = &p->outer[i];
-        for (int i = 0; i < p->reduce_rank; i++)
-            walk[count++] = &p->reduce[i];
-    }
-    ptrdiff_t extent = 1, previous = PTRDIFF_MAX;
-    for (int i = 0; i < count; i++) {
-        if (walk[i]->dim == 1)
-            continue;
-        if (walk[i]->x_stride >= previous)
-            return NULL;
-        previous = walk[i]->x_stride;
-        extent += (walk[i]->dim - 1) * walk[i]->x_stride;
-    }
-    return extent == p->groups * p->reduce_count ? rn->job->x + extent : NULL;
-}
-
 /* Run-major splitting keeps the moments of every (group, unit): bound them. */
 #define SN_RUN_MAJOR_MAX_ITEMS (1 << 20)
 
@@ -263,7 +227,6 @@ static sn_status run_job(run *rn)
     }
     if (threads > owners && !split)
         threads = (int)owners;
-    rn->x_end = prefetch_end(rn);
     /* (Statistics alone leave y, scale and bias unread, and unset.) */
     int params_along_rows = rn->mode != MODE_STATS && (job->scale || job->bias) &&
                             run_axis(p)->param_stride != 0;
@@ -365,7 +328,6 @@ static sn_status start(const sn_norm_job *job, mode mode, sn_group_moments *mome
     rn.stats = NULL;
     rn.shifts = NULL;
     rn.scratch = NULL;
-    rn.x_end = NULL;
     return execute(&rn);
 }
 

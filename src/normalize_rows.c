@@ -46,18 +46,16 @@ SN_ENGINE_INLINE sn_moments unit_moments(const run *rn, const sn_offsets *g, ptr
     if (length > 0) {
         const float *x = job->x + g->x + at.x + begin * run_axis(p)->x_stride;
         job->kernels->row_moments_f32(run_input(job, x, length, scratch), (size_t)length,
-                                      shift, prefetch_ahead(rn, x, 0, length), &m);
+                                      shift, &m);
     }
     return m;
 }
 
 /* Normalizes elements [begin, end) of run `r` of a group; padded frames are
- * zeroed instead when the plan asks for it. The walk reads next the data
- * `next` elements past the part's start (what the kernel prefetches; -1:
- * nothing). */
+ * zeroed instead when the plan asks for it. */
 SN_ENGINE_INLINE void normalize_run_part(const run *rn, const sn_offsets *g, ptrdiff_t r,
                                          ptrdiff_t begin, ptrdiff_t end, const sn_group_norm *s,
-                                         ptrdiff_t next, float *scratch)
+                                         float *scratch)
 {
     const sn_norm_job *job = rn->job;
     const sn_plan *p = &job->plan;
@@ -76,8 +74,7 @@ SN_ENGINE_INLINE void normalize_run_part(const run *rn, const sn_offsets *g, ptr
         const float *bias = job->bias ? job->bias + param + begin * step : NULL;
         if (p->path == SN_PATH_ROWS) {
             job->kernels->row_normalize_f32(x + begin, y + begin, (size_t)n, s->shift, s->mean,
-                                            s->rstd, scale, bias, step, rn->stream,
-                                            prefetch_ahead(rn, x + begin, next, n));
+                                            s->rstd, scale, bias, step, rn->stream);
         } else {
             /* Strided run: gather x (and parameters that are not contiguous),
              * normalize in scratch, scatter. */
@@ -95,7 +92,7 @@ SN_ENGINE_INLINE void normalize_run_part(const run *rn, const sn_offsets *g, ptr
             }
             /* Plain stores: the scratch copy is read back right away. */
             job->kernels->row_normalize_f32(xs, xs, (size_t)n, s->shift, s->mean, s->rstd, scale,
-                                            bias, step, 0, NULL);
+                                            bias, step, 0);
             for (ptrdiff_t i = 0; i < n; i++)
                 y[(begin + i) * axis->y_stride] = xs[i];
         }
@@ -135,7 +132,7 @@ static void group_task(const run *rn, ptrdiff_t index, int thread)
     }
     sn_group_norm s = sn_group_constants(rn, g.group, shift, &total);
     for (ptrdiff_t r = 0; r < p->runs; r++)
-        normalize_run_part(rn, &g, r, 0, p->run_length, &s, p->run_length, scratch);
+        normalize_run_part(rn, &g, r, 0, p->run_length, &s, scratch);
 }
 
 /* Whether rows normalized a few together by the rows_normalize kernel, each
@@ -173,7 +170,7 @@ static void normalize_runs(const run *rn, const sn_offsets *g, ptrdiff_t r, ptrd
     const sn_norm_job *job = rn->job;
     const sn_plan *p = &job->plan;
     if (count == 1) {
-        normalize_run_part(rn, g, r, 0, p->run_length, s, -1, NULL);
+        normalize_run_part(rn, g, r, 0, p->run_length, s, NULL);
         return;
     }
     float shift[SN_ROWS_BATCH], mean[SN_ROWS_BATCH], rstd[SN_ROWS_BATCH];
@@ -189,7 +186,7 @@ static void normalize_runs(const run *rn, const sn_offsets *g, ptrdiff_t r, ptrd
                                      job->y + g->y + at.y, p->reduce[0].y_stride, (size_t)count,
                                      (size_t)p->run_length, shift, mean, rstd,
                                      job->scale ? job->scale + param : NULL,
-                                     job->bias ? job->bias + param : NULL, rn->stream, NULL);
+                                     job->bias ? job->bias + param : NULL, rn->stream);
 }
 
 /* Groups [begin, end) on one thread. When groups span several blocks, each
@@ -238,11 +235,8 @@ void sn_rows_range(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
         } else {
             for (ptrdiff_t r = 0; r < p->runs; r++)
                 for (ptrdiff_t part = 0; part < p->run_length; part += SN_ROW_BLOCK) {
-                    /* No prefetch from the normalization: the next group's
-                     * block, read right after, prefetches for itself. */
                     normalize_run_part(rn, &g, r, part,
-                                       min_ptrdiff(part + SN_ROW_BLOCK, p->run_length), &s, -1,
-                                       NULL);
+                                       min_ptrdiff(part + SN_ROW_BLOCK, p->run_length), &s, NULL);
                     if (unit < rn->units) {
                         merge_units(rn, &next, unit, unit + 1, next_shift, NULL, &total);
                         unit++;
@@ -275,17 +269,6 @@ static int regular_batch(const run *rn, const sn_offsets *g, ptrdiff_t count, pt
             valid_length(p, &g[i], &at) != p->run_length)
             return 0;
     return 1;
-}
-
-/* What the rows kernels prefetch for a batch of rows one stride apart from
- * x (row r from ahead + r * stride): `skip` elements past each row, where the
- * last row's lies within x as well. */
-static const float *batch_ahead(const run *rn, const float *x, ptrdiff_t stride, ptrdiff_t count,
-                                ptrdiff_t skip)
-{
-    const ptrdiff_t n = rn->job->plan.run_length;
-    return prefetch_ahead(rn, x + (count - 1) * stride, skip, n) ? prefetch_ahead(rn, x, skip, n)
-                                                                  : NULL;
 }
 
 /* Whether the batch's rows share one parameter array along the row (a
@@ -329,9 +312,8 @@ void sn_rows_batch_task(void *context, ptrdiff_t batch, int thread)
             shift[i] = sn_group_shift(job, &g[i]);
         if (regular) {
             /* One call for the batch: its rows' statistics side by side. */
-            const float *x = job->x + g[0].x;
-            job->kernels->rows_moments_f32(x, x_stride, (size_t)count, (size_t)p->run_length,
-                                           shift, batch_ahead(rn, x, x_stride, count, 0), m);
+            job->kernels->rows_moments_f32(job->x + g[0].x, x_stride, (size_t)count,
+                                           (size_t)p->run_length, shift, m);
         } else {
             for (ptrdiff_t i = 0; i < count; i++)
                 m[i] = unit_moments(rn, &g[i], 0, shift[i], NULL);
@@ -346,7 +328,6 @@ void sn_rows_batch_task(void *context, ptrdiff_t batch, int thread)
     sn_group_norm s[SN_ROWS_BATCH];
     for (ptrdiff_t i = 0; i < count; i++)
         s[i] = sn_group_constants(rn, g[i].group, shift[i], &m[i]);
-    /* The next batch's statistics read next, count rows on (prefetched). */
     if (regular && together_pays(rn) && same_parameters(rn, g, count)) {
         float shifts[SN_ROWS_BATCH], means[SN_ROWS_BATCH], rstds[SN_ROWS_BATCH];
         for (ptrdiff_t i = 0; i < count; i++) {
@@ -354,16 +335,15 @@ void sn_rows_batch_task(void *context, ptrdiff_t batch, int thread)
             means[i] = s[i].mean;
             rstds[i] = s[i].rstd;
         }
-        const float *x = job->x + g[0].x;
         job->kernels->rows_normalize_f32(
-            x, x_stride, job->y + g[0].y, y_stride, (size_t)count, (size_t)p->run_length, shifts,
-            means, rstds, job->scale ? job->scale + g[0].param : NULL,
-            job->bias ? job->bias + g[0].param : NULL, rn->stream,
-            batch_ahead(rn, x, x_stride, count, count * p->run_length));
+            job->x + g[0].x, x_stride, job->y + g[0].y, y_stride, (size_t)count,
+            (size_t)p->run_length, shifts, means, rstds,
+            job->scale ? job->scale + g[0].param : NULL,
+            job->bias ? job->bias + g[0].param : NULL, rn->stream);
         return;
     }
     for (ptrdiff_t i = 0; i < count; i++)
-        normalize_run_part(rn, &g[i], 0, 0, p->run_length, &s[i], count * p->run_length, NULL);
+        normalize_run_part(rn, &g[i], 0, 0, p->run_length, &s[i], NULL);
 }
 
 /* Split groups: fewer groups than threads. Phase 1 computes every unit's
@@ -392,6 +372,6 @@ void sn_rows_split_normalize_task(void *context, ptrdiff_t item, int thread)
     outer_position(&rn->job->plan, g, &go);
     normalize_run_part(rn, &go, u / rn->blocks, begin,
                        min_ptrdiff(begin + SN_ROW_BLOCK, rn->job->plan.run_length),
-                       &rn->stats[g], SN_ROW_BLOCK, NULL);
+                       &rn->stats[g], NULL);
 }
 

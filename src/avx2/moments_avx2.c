@@ -72,7 +72,7 @@ static inline __m256 sum4(const __m256 *v)
  * accumulators per kind over whole chunks of 32-element steps, then the last
  * n % 32 elements (up to 3 vectors and the masked tail) in a partial of their own. */
 SN_INLINE void row_sums(const float *x, size_t n, __m256 k, __m256 c, float scale,
-                        const float *ahead, double *sum_dev, double *sum_sq)
+                        double *sum_dev, double *sum_sq)
 {
     const __m256i tail = lane_mask(n % 8);
     const size_t body = n - n % 8, steps = n - n % 32;
@@ -85,9 +85,6 @@ SN_INLINE void row_sums(const float *x, size_t n, __m256 k, __m256 c, float scal
         for (int u = 0; u < 4; u++)
             d[u] = q[u] = _mm256_setzero_ps();
         for (; i < end; i += 32) {
-            if (ahead)
-                for (int u = 0; u < 2; u++)
-                    _mm_prefetch((const char *)(ahead + i + 16 * u), _MM_HINT_T0);
             for (int u = 0; u < 4; u++)
                 add_dev(deviation(_mm256_loadu_ps(x + i + 8 * u), kc, s), d + u, q + u);
         }
@@ -144,9 +141,9 @@ SN_INLINE sn_moments row_finish(const float *x, size_t n, float shift, float cen
 {
     const __m256 k = _mm256_set1_ps(shift), c = _mm256_set1_ps(center);
     double sum_dev, sum_sq;
-    row_sums(x, n, k, c, 1.0f, NULL, &sum_dev, &sum_sq);
+    row_sums(x, n, k, c, 1.0f, &sum_dev, &sum_sq);
     if (sum_sq * SN_PASS2_RESCALE < (double)n) {
-        row_sums(x, n, k, c, SN_PASS2_RESCALE, NULL, &sum_dev, &sum_sq);
+        row_sums(x, n, k, c, SN_PASS2_RESCALE, &sum_dev, &sum_sq);
         sum_dev /= SN_PASS2_RESCALE;
         sum_sq /= (double)SN_PASS2_RESCALE * SN_PASS2_RESCALE;
     }
@@ -166,9 +163,9 @@ static inline void add_power(__m256 d, __m256d *s1, __m256d *s2)
 }
 
 /* The one pass over memory (sn_moments_from_power_sums): two vectors (a cache
- * line) a step, each with its own accumulators, prefetching `ahead`. */
-SN_INLINE void row_power_sums(const float *x, size_t n, float shift, const float *ahead,
-                              double *sum1, double *sum2)
+ * line) a step, each with its own accumulators. */
+SN_INLINE void row_power_sums(const float *x, size_t n, float shift, double *sum1,
+                              double *sum2)
 {
     const __m256 k = _mm256_set1_ps(shift);
     const __m256i tail = lane_mask(n % 8);
@@ -178,8 +175,6 @@ SN_INLINE void row_power_sums(const float *x, size_t n, float shift, const float
         s1[u] = s2[u] = _mm256_setzero_pd();
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        if (ahead)
-            _mm_prefetch((const char *)(ahead + i), _MM_HINT_T0);
         add_power(_mm256_sub_ps(_mm256_loadu_ps(x + i), k), s1, s2);
         add_power(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), k), s1 + 2, s2 + 2);
     }
@@ -196,9 +191,9 @@ SN_INLINE void row_power_sums(const float *x, size_t n, float shift, const float
 }
 
 SN_INLINE void row_deviation_sums(const float *x, size_t n, float shift, float center,
-                                  const float *ahead, double *sum_dev, double *sum_sq)
+                                  double *sum_dev, double *sum_sq)
 {
-    row_sums(x, n, _mm256_set1_ps(shift), _mm256_set1_ps(center), 1.0f, ahead, sum_dev, sum_sq);
+    row_sums(x, n, _mm256_set1_ps(shift), _mm256_set1_ps(center), 1.0f, sum_dev, sum_sq);
 }
 
 SN_DEFINE_ROW_MOMENTS(avx2)

@@ -84,7 +84,7 @@ SN_INLINE void row_masked(const float *x, float *y, size_t i, __m256i mask, __m2
 
 SN_INLINE void row_normalize(const float *x, float *y, size_t n, float shift, float mean,
                              float rstd, const float *scale, const float *bias, int kind,
-                             int per_lane, int stream, const float *ahead)
+                             int per_lane, int stream)
 {
     const __m256 k = _mm256_set1_ps(shift), m = _mm256_set1_ps(mean), r = _mm256_set1_ps(rstd);
     /* One scale and bias for the whole run: broadcast once, here. */
@@ -104,9 +104,6 @@ SN_INLINE void row_normalize(const float *x, float *y, size_t n, float shift, fl
         i = head;
     }
     for (; i + 32 <= n; i += 32) {
-        if (ahead)
-            for (int u = 0; u < 2; u++)
-                _mm_prefetch((const char *)(ahead + i + 16 * u), _MM_HINT_T0);
         row8(x, y, i, k, m, r, scale, bias, s, b, kind, per_lane, stream);
         row8(x, y, i + 8, k, m, r, scale, bias, s, b, kind, per_lane, stream);
         row8(x, y, i + 16, k, m, r, scale, bias, s, b, kind, per_lane, stream);
@@ -121,31 +118,27 @@ SN_INLINE void row_normalize(const float *x, float *y, size_t n, float shift, fl
 /* The four scale/bias combinations for one parameter layout. */
 SN_INLINE void row_affine(const float *x, float *y, size_t n, float shift, float mean,
                           float rstd, const float *scale, const float *bias, int per_lane,
-                          int stream, const float *ahead)
+                          int stream)
 {
     if (scale && bias)
-        row_normalize(x, y, n, shift, mean, rstd, scale, bias, AFFINE_BOTH, per_lane, stream,
-                      ahead);
+        row_normalize(x, y, n, shift, mean, rstd, scale, bias, AFFINE_BOTH, per_lane, stream);
     else if (scale)
-        row_normalize(x, y, n, shift, mean, rstd, scale, NULL, AFFINE_SCALE, per_lane, stream,
-                      ahead);
+        row_normalize(x, y, n, shift, mean, rstd, scale, NULL, AFFINE_SCALE, per_lane, stream);
     else if (bias)
-        row_normalize(x, y, n, shift, mean, rstd, NULL, bias, AFFINE_BIAS, per_lane, stream,
-                      ahead);
+        row_normalize(x, y, n, shift, mean, rstd, NULL, bias, AFFINE_BIAS, per_lane, stream);
     else
-        row_normalize(x, y, n, shift, mean, rstd, NULL, NULL, AFFINE_NONE, per_lane, stream,
-                      ahead);
+        row_normalize(x, y, n, shift, mean, rstd, NULL, NULL, AFFINE_NONE, per_lane, stream);
 }
 
 /* Plain or streaming stores: each a loop of its own (stream is a constant). */
 SN_INLINE void row_store(const float *x, float *y, size_t n, float shift, float mean,
                          float rstd, const float *scale, const float *bias, int per_lane,
-                         int stream, const float *ahead)
+                         int stream)
 {
     if (stream)
-        row_affine(x, y, n, shift, mean, rstd, scale, bias, per_lane, 1, ahead);
+        row_affine(x, y, n, shift, mean, rstd, scale, bias, per_lane, 1);
     else
-        row_affine(x, y, n, shift, mean, rstd, scale, bias, per_lane, 0, ahead);
+        row_affine(x, y, n, shift, mean, rstd, scale, bias, per_lane, 0);
 }
 
 /* The two parameter layouts are separate functions, so that the per-element
@@ -153,18 +146,18 @@ SN_INLINE void row_store(const float *x, float *y, size_t n, float shift, float 
 static __attribute__((noinline)) void row_per_lane(const float *x, float *y, size_t n,
                                                    float shift, float mean, float rstd,
                                                    const float *scale, const float *bias,
-                                                   int stream, const float *ahead)
+                                                   int stream)
 {
-    row_store(x, y, n, shift, mean, rstd, scale, bias, 1, stream, ahead);
+    row_store(x, y, n, shift, mean, rstd, scale, bias, 1, stream);
 }
 
 static __attribute__((noinline)) void row_broadcast(const float *x, float *y, size_t n,
                                                     float shift, float mean, float rstd,
                                                     const float *scale, const float *bias,
-                                                    int stream, const float *ahead)
+                                                    int stream)
 {
     if (n > 0) /* the broadcast reads scale[0] and bias[0] */
-        row_store(x, y, n, shift, mean, rstd, scale, bias, 0, stream, ahead);
+        row_store(x, y, n, shift, mean, rstd, scale, bias, 0, stream);
 }
 
 void sn_store_fence_avx2(void)
@@ -175,12 +168,12 @@ void sn_store_fence_avx2(void)
 /* With stream, the caller fences (sn_store_fence_avx2) before y is read. */
 void sn_row_normalize_f32_avx2(const float *x, float *y, size_t n, float shift, float mean,
                                float rstd, const float *scale, const float *bias,
-                               ptrdiff_t param_step, int stream, const float *ahead)
+                               ptrdiff_t param_step, int stream)
 {
     if (param_step)
-        row_per_lane(x, y, n, shift, mean, rstd, scale, bias, stream, ahead);
+        row_per_lane(x, y, n, shift, mean, rstd, scale, bias, stream);
     else
-        row_broadcast(x, y, n, shift, mean, rstd, scale, bias, stream, ahead);
+        row_broadcast(x, y, n, shift, mean, rstd, scale, bias, stream);
 }
 
 SN_DEFINE_ROWS_NORMALIZE_BY_ROW(avx2)

@@ -57,7 +57,7 @@ static inline __m512 sum4(const __m512 *v)
  * accumulators per kind over whole chunks of 64-element steps, then the last
  * n % 64 elements (up to 3 vectors and the masked tail) in a partial of their own. */
 SN_INLINE void row_sums(const float *x, size_t n, __m512 k, __m512 c, float scale,
-                        const float *ahead, double *sum_dev, double *sum_sq)
+                        double *sum_dev, double *sum_sq)
 {
     const __mmask16 tail = lane_mask(n % 16);
     const size_t body = n - n % 16, steps = n - n % 64;
@@ -70,9 +70,6 @@ SN_INLINE void row_sums(const float *x, size_t n, __m512 k, __m512 c, float scal
         for (int u = 0; u < 4; u++)
             d[u] = q[u] = _mm512_setzero_ps();
         for (; i < end; i += 64) {
-            if (ahead)
-                for (int u = 0; u < 4; u++)
-                    _mm_prefetch((const char *)(ahead + i + 16 * u), _MM_HINT_T0);
             for (int u = 0; u < 4; u++)
                 add_dev(deviation(_mm512_loadu_ps(x + i + 16 * u), kc, s), d + u, q + u);
         }
@@ -128,9 +125,9 @@ SN_INLINE sn_moments row_finish(const float *x, size_t n, float shift, float cen
 {
     const __m512 k = _mm512_set1_ps(shift), c = _mm512_set1_ps(center);
     double sum_dev, sum_sq;
-    row_sums(x, n, k, c, 1.0f, NULL, &sum_dev, &sum_sq);
+    row_sums(x, n, k, c, 1.0f, &sum_dev, &sum_sq);
     if (sum_sq * SN_PASS2_RESCALE < (double)n) {
-        row_sums(x, n, k, c, SN_PASS2_RESCALE, NULL, &sum_dev, &sum_sq);
+        row_sums(x, n, k, c, SN_PASS2_RESCALE, &sum_dev, &sum_sq);
         sum_dev /= SN_PASS2_RESCALE;
         sum_sq /= (double)SN_PASS2_RESCALE * SN_PASS2_RESCALE;
     }
@@ -150,9 +147,8 @@ static inline void add_power(__m512 d, __m512d *s1, __m512d *s2)
 }
 
 /* The one pass over memory (sn_moments_from_power_sums): two vectors a step,
- * each with its own accumulators, prefetching `ahead` as it goes. */
-SN_INLINE void row_power_sums(const float *x, size_t n, float shift, const float *ahead,
-                              double *sum1, double *sum2)
+ * each with its own accumulators. */
+SN_INLINE void row_power_sums(const float *x, size_t n, float shift, double *sum1, double *sum2)
 {
     const __m512 k = _mm512_set1_ps(shift);
     const __mmask16 tail = lane_mask(n % 16);
@@ -162,9 +158,6 @@ SN_INLINE void row_power_sums(const float *x, size_t n, float shift, const float
         s1[u] = s2[u] = _mm512_setzero_pd();
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        if (ahead)
-            for (int u = 0; u < 2; u++)
-                _mm_prefetch((const char *)(ahead + i + 16 * u), _MM_HINT_T0);
         add_power(_mm512_sub_ps(_mm512_loadu_ps(x + i), k), s1, s2);
         add_power(_mm512_sub_ps(_mm512_loadu_ps(x + i + 16), k), s1 + 2, s2 + 2);
     }
@@ -180,9 +173,9 @@ SN_INLINE void row_power_sums(const float *x, size_t n, float shift, const float
 }
 
 SN_INLINE void row_deviation_sums(const float *x, size_t n, float shift, float center,
-                                  const float *ahead, double *sum_dev, double *sum_sq)
+                                  double *sum_dev, double *sum_sq)
 {
-    row_sums(x, n, _mm512_set1_ps(shift), _mm512_set1_ps(center), 1.0f, ahead, sum_dev, sum_sq);
+    row_sums(x, n, _mm512_set1_ps(shift), _mm512_set1_ps(center), 1.0f, sum_dev, sum_sq);
 }
 
 SN_DEFINE_ROW_MOMENTS(avx512)

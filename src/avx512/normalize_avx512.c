@@ -46,14 +46,6 @@ SN_INLINE __m512 param16(const float *p, size_t i, __mmask16 mask, __m512 same, 
     return per_lane ? _mm512_maskz_loadu_ps(mask, p + i) : same;
 }
 
-/* The four cache lines of ahead + i (see kernels.h), when there is an ahead. */
-static inline void prefetch_step(const float *ahead, size_t i)
-{
-    if (ahead)
-        for (int u = 0; u < 4; u++)
-            _mm_prefetch((const char *)(ahead + i + 16 * u), _MM_HINT_T0);
-}
-
 /* Normalize 16 elements at offset i of a row; with per_lane, scale and bias
  * are indexed like x, else s and b hold their broadcast values. With stream,
  * a non-temporal store: y + i must then be 64-byte aligned. */
@@ -85,7 +77,7 @@ SN_INLINE void row_masked(const float *x, float *y, size_t i, __mmask16 mask, __
 
 SN_INLINE void row_normalize(const float *x, float *y, size_t n, float shift, float mean,
                              float rstd, const float *scale, const float *bias, int kind,
-                             int per_lane, int stream, const float *ahead)
+                             int per_lane, int stream)
 {
     const __m512 k = _mm512_set1_ps(shift), m = _mm512_set1_ps(mean), r = _mm512_set1_ps(rstd);
     /* One scale and bias for the whole run: broadcast once, here. */
@@ -105,7 +97,6 @@ SN_INLINE void row_normalize(const float *x, float *y, size_t n, float shift, fl
         i = head;
     }
     for (; i + 64 <= n; i += 64) {
-        prefetch_step(ahead, i);
         row16(x, y, i, k, m, r, scale, bias, s, b, kind, per_lane, stream);
         row16(x, y, i + 16, k, m, r, scale, bias, s, b, kind, per_lane, stream);
         row16(x, y, i + 32, k, m, r, scale, bias, s, b, kind, per_lane, stream);
@@ -120,31 +111,27 @@ SN_INLINE void row_normalize(const float *x, float *y, size_t n, float shift, fl
 /* The four scale/bias combinations for one parameter layout. */
 SN_INLINE void row_affine(const float *x, float *y, size_t n, float shift, float mean,
                           float rstd, const float *scale, const float *bias, int per_lane,
-                          int stream, const float *ahead)
+                          int stream)
 {
     if (scale && bias)
-        row_normalize(x, y, n, shift, mean, rstd, scale, bias, AFFINE_BOTH, per_lane, stream,
-                      ahead);
+        row_normalize(x, y, n, shift, mean, rstd, scale, bias, AFFINE_BOTH, per_lane, stream);
     else if (scale)
-        row_normalize(x, y, n, shift, mean, rstd, scale, NULL, AFFINE_SCALE, per_lane, stream,
-                      ahead);
+        row_normalize(x, y, n, shift, mean, rstd, scale, NULL, AFFINE_SCALE, per_lane, stream);
     else if (bias)
-        row_normalize(x, y, n, shift, mean, rstd, NULL, bias, AFFINE_BIAS, per_lane, stream,
-                      ahead);
+        row_normalize(x, y, n, shift, mean, rstd, NULL, bias, AFFINE_BIAS, per_lane, stream);
     else
-        row_normalize(x, y, n, shift, mean, rstd, NULL, NULL, AFFINE_NONE, per_lane, stream,
-                      ahead);
+        row_normalize(x, y, n, shift, mean, rstd, NULL, NULL, AFFINE_NONE, per_lane, stream);
 }
 
 /* Plain or streaming stores: each a loop of its own (stream is a constant). */
 SN_INLINE void row_store(const float *x, float *y, size_t n, float shift, float mean,
                          float rstd, const float *scale, const float *bias, int per_lane,
-                         int stream, const float *ahead)
+                         int stream)
 {
     if (stream)
-        row_affine(x, y, n, shift, mean, rstd, scale, bias, per_lane, 1, ahead);
+        row_affine(x, y, n, shift, mean, rstd, scale, bias, per_lane, 1);
     else
-        row_affine(x, y, n, shift, mean, rstd, scale, bias, per_lane, 0, ahead);
+        row_affine(x, y, n, shift, mean, rstd, scale, bias, per_lane, 0);
 }
 
 /* The two parameter layouts are separate functions, so that the per-element
@@ -152,18 +139,18 @@ SN_INLINE void row_store(const float *x, float *y, size_t n, float shift, float 
 static __attribute__((noinline)) void row_per_lane(const float *x, float *y, size_t n,
                                                    float shift, float mean, float rstd,
                                                    const float *scale, const float *bias,
-                                                   int stream, const float *ahead)
+                                                   int stream)
 {
-    row_store(x, y, n, shift, mean, rstd, scale, bias, 1, stream, ahead);
+    row_store(x, y, n, shift, mean, rstd, scale, bias, 1, stream);
 }
 
 static __attribute__((noinline)) void row_broadcast(const float *x, float *y, size_t n,
                                                     float shift, float mean, float rstd,
                                                     const float *scale, const float *bias,
-                                                    int stream, const float *ahead)
+                                                    int stream)
 {
     if (n > 0) /* the broadcast reads scale[0] and bias[0] */
-        row_store(x, y, n, shift, mean, rstd, scale, bias, 0, stream, ahead);
+        row_store(x, y, n, shift, mean, rstd, scale, bias, 0, stream);
 }
 
 void sn_store_fence_avx512(void)
@@ -174,12 +161,12 @@ void sn_store_fence_avx512(void)
 /* With stream, the caller fences (sn_store_fence_avx512) before y is read. */
 void sn_row_normalize_f32_avx512(const float *x, float *y, size_t n, float shift, float mean,
                                  float rstd, const float *scale, const float *bias,
-                                 ptrdiff_t param_step, int stream, const float *ahead)
+                                 ptrdiff_t param_step, int stream)
 {
     if (param_step)
-        row_per_lane(x, y, n, shift, mean, rstd, scale, bias, stream, ahead);
+        row_per_lane(x, y, n, shift, mean, rstd, scale, bias, stream);
     else
-        row_broadcast(x, y, n, shift, mean, rstd, scale, bias, stream, ahead);
+        row_broadcast(x, y, n, shift, mean, rstd, scale, bias, stream);
 }
 
 /* Rows normalized together, ROWS of them (a constant where inlined, so
@@ -195,8 +182,8 @@ void sn_row_normalize_f32_avx512(const float *x, float *y, size_t n, float shift
  * 388-442 -> 350, [16,4096] 740 -> 635, shorter rows unchanged). */
 SN_INLINE void rows_together(const float *x, ptrdiff_t x_stride, float *y, ptrdiff_t y_stride,
                              size_t n, const float *shift, const float *mean, const float *rstd,
-                             const float *scale, const float *bias, int kind,
-                             const float *ahead, const int ROWS, const int stream)
+                             const float *scale, const float *bias, int kind, const int ROWS,
+                             const int stream)
 {
     __m512 k[SN_ROWS_BATCH], m[SN_ROWS_BATCH], r[SN_ROWS_BATCH];
     for (int j = 0; j < ROWS; j++) {
@@ -209,8 +196,6 @@ SN_INLINE void rows_together(const float *x, ptrdiff_t x_stride, float *y, ptrdi
         const __m512 b = kind & AFFINE_BIAS ? _mm512_loadu_ps(bias + i) : _mm512_setzero_ps();
         __m512 v[SN_ROWS_BATCH];
         for (int j = 0; j < ROWS; j++) {
-            if (ahead)
-                _mm_prefetch((const char *)(ahead + j * x_stride + i), _MM_HINT_T0);
             v[j] = _mm512_loadu_ps(x + j * x_stride + i);
         }
         for (int j = 0; j < ROWS; j++) {
@@ -227,30 +212,28 @@ SN_INLINE void rows_together(const float *x, ptrdiff_t x_stride, float *y, ptrdi
 SN_INLINE void rows_stores(const float *x, ptrdiff_t x_stride, float *y, ptrdiff_t y_stride,
                            size_t rows, size_t n, const float *shift, const float *mean,
                            const float *rstd, const float *scale, const float *bias, int kind,
-                           const float *ahead, const int stream)
+                           const int stream)
 {
     if (rows == 4)
-        rows_together(x, x_stride, y, y_stride, n, shift, mean, rstd, scale, bias, kind, ahead, 4,
+        rows_together(x, x_stride, y, y_stride, n, shift, mean, rstd, scale, bias, kind, 4,
                       stream);
     else if (rows == 3)
-        rows_together(x, x_stride, y, y_stride, n, shift, mean, rstd, scale, bias, kind, ahead, 3,
+        rows_together(x, x_stride, y, y_stride, n, shift, mean, rstd, scale, bias, kind, 3,
                       stream);
     else
-        rows_together(x, x_stride, y, y_stride, n, shift, mean, rstd, scale, bias, kind, ahead, 2,
+        rows_together(x, x_stride, y, y_stride, n, shift, mean, rstd, scale, bias, kind, 2,
                       stream);
 }
 
 SN_INLINE void rows_kind(const float *x, ptrdiff_t x_stride, float *y, ptrdiff_t y_stride,
                          size_t rows, size_t n, const float *shift, const float *mean,
                          const float *rstd, const float *scale, const float *bias, int kind,
-                         int stream, const float *ahead)
+                         int stream)
 {
     if (stream)
-        rows_stores(x, x_stride, y, y_stride, rows, n, shift, mean, rstd, scale, bias, kind,
-                    ahead, 1);
+        rows_stores(x, x_stride, y, y_stride, rows, n, shift, mean, rstd, scale, bias, kind, 1);
     else
-        rows_stores(x, x_stride, y, y_stride, rows, n, shift, mean, rstd, scale, bias, kind,
-                    ahead, 0);
+        rows_stores(x, x_stride, y, y_stride, rows, n, shift, mean, rstd, scale, bias, kind, 0);
 }
 
 /* Rows off a cache line (which row16 would align with a masked head) and rows
@@ -258,26 +241,26 @@ SN_INLINE void rows_kind(const float *x, ptrdiff_t x_stride, float *y, ptrdiff_t
 void sn_rows_normalize_f32_avx512(const float *x, ptrdiff_t x_stride, float *y,
                                   ptrdiff_t y_stride, size_t rows, size_t n, const float *shift,
                                   const float *mean, const float *rstd, const float *scale,
-                                  const float *bias, int stream, const float *ahead)
+                                  const float *bias, int stream)
 {
     if (rows < 2 || rows > SN_ROWS_BATCH || n % 16 != 0 || (uintptr_t)y % 64 != 0 ||
         y_stride % 16 != 0) {
         sn_rows_normalize_by_row(sn_row_normalize_f32_avx512, x, x_stride, y, y_stride, rows, n,
-                                 shift, mean, rstd, scale, bias, stream, ahead);
+                                 shift, mean, rstd, scale, bias, stream);
         return;
     }
     if (scale && bias)
         rows_kind(x, x_stride, y, y_stride, rows, n, shift, mean, rstd, scale, bias, AFFINE_BOTH,
-                  stream, ahead);
+                  stream);
     else if (scale)
         rows_kind(x, x_stride, y, y_stride, rows, n, shift, mean, rstd, scale, NULL, AFFINE_SCALE,
-                  stream, ahead);
+                  stream);
     else if (bias)
         rows_kind(x, x_stride, y, y_stride, rows, n, shift, mean, rstd, NULL, bias, AFFINE_BIAS,
-                  stream, ahead);
+                  stream);
     else
         rows_kind(x, x_stride, y, y_stride, rows, n, shift, mean, rstd, NULL, NULL, AFFINE_NONE,
-                  stream, ahead);
+                  stream);
 }
 
 /* One panel row: per-column constants; scale and bias either loaded along the

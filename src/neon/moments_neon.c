@@ -51,7 +51,7 @@ static inline float32x4_t sum4(const float32x4_t *v)
  * accumulators per kind over whole chunks of 16-element steps, then up to 3
  * vectors in a partial of their own, then the last n % 4 elements in double. */
 SN_INLINE void row_sums(const float *x, size_t n, float shift, float center, float scale,
-                        const float *ahead, double *sum_dev, double *sum_sq)
+                        double *sum_dev, double *sum_sq)
 {
     const size_t body = n - n % 4, steps = n - n % 16;
     const float32x4_t kc = vdupq_n_f32(sn_pass2_center(shift, center)), s = vdupq_n_f32(scale);
@@ -64,8 +64,6 @@ SN_INLINE void row_sums(const float *x, size_t n, float shift, float center, flo
         for (int u = 0; u < 4; u++)
             d[u] = q[u] = vdupq_n_f32(0.0f);
         for (; i < end; i += 16) {
-            if (ahead)
-                __builtin_prefetch(ahead + i);
             for (int u = 0; u < 4; u++)
                 add_dev(deviation(vld1q_f32(x + i + 4 * u), kc, s), d + u, q + u);
         }
@@ -119,9 +117,9 @@ static inline float row_center(const float *x, size_t n, float shift)
 static inline sn_moments row_finish(const float *x, size_t n, float shift, float center)
 {
     double sum_dev, sum_sq;
-    row_sums(x, n, shift, center, 1.0f, NULL, &sum_dev, &sum_sq);
+    row_sums(x, n, shift, center, 1.0f, &sum_dev, &sum_sq);
     if (sum_sq * SN_PASS2_RESCALE < (double)n) {
-        row_sums(x, n, shift, center, SN_PASS2_RESCALE, NULL, &sum_dev, &sum_sq);
+        row_sums(x, n, shift, center, SN_PASS2_RESCALE, &sum_dev, &sum_sq);
         sum_dev /= SN_PASS2_RESCALE;
         sum_sq /= (double)SN_PASS2_RESCALE * SN_PASS2_RESCALE;
     }
@@ -140,10 +138,10 @@ static inline void add_power(float32x4_t d, float64x2_t *s1, float64x2_t *s2)
 }
 
 /* The one pass over memory (sn_moments_from_power_sums): four vectors (a
- * 64-byte line) a step, alternating between two sets of accumulators,
- * prefetching `ahead`; the last n % 4 elements in double directly. */
-static inline void row_power_sums(const float *x, size_t n, float shift, const float *ahead,
-                                  double *sum1, double *sum2)
+ * 64-byte line) a step, alternating between two sets of accumulators; the
+ * last n % 4 elements in double directly. */
+static inline void row_power_sums(const float *x, size_t n, float shift, double *sum1,
+                                  double *sum2)
 {
     const float32x4_t k = vdupq_n_f32(shift);
     float64x2_t s1[4], s2[4];
@@ -151,8 +149,6 @@ static inline void row_power_sums(const float *x, size_t n, float shift, const f
         s1[u] = s2[u] = vdupq_n_f64(0.0);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        if (ahead)
-            __builtin_prefetch(ahead + i);
         for (int v = 0; v < 4; v++)
             add_power(vsubq_f32(vld1q_f32(x + i + 4 * v), k), s1 + 2 * (v % 2), s2 + 2 * (v % 2));
     }
@@ -169,9 +165,9 @@ static inline void row_power_sums(const float *x, size_t n, float shift, const f
 }
 
 static inline void row_deviation_sums(const float *x, size_t n, float shift, float center,
-                                      const float *ahead, double *sum_dev, double *sum_sq)
+                                      double *sum_dev, double *sum_sq)
 {
-    row_sums(x, n, shift, center, 1.0f, ahead, sum_dev, sum_sq);
+    row_sums(x, n, shift, center, 1.0f, sum_dev, sum_sq);
 }
 
 SN_DEFINE_ROW_MOMENTS(neon)

@@ -56,7 +56,7 @@ SN_INLINE float param1(const float *p, size_t i, float same, int has, int per_la
  * whole run, broadcast once. */
 SN_INLINE void row_normalize(const float *x, float *y, size_t n, float shift, float mean,
                              float rstd, const float *scale, const float *bias, int has_scale,
-                             int has_bias, int per_lane, const float *ahead)
+                             int has_bias, int per_lane)
 {
     const float32x4_t k = vdupq_n_f32(shift), m = vdupq_n_f32(mean), r = vdupq_n_f32(rstd);
     const float sv = !per_lane && has_scale ? *scale : 0.0f;
@@ -65,8 +65,6 @@ SN_INLINE void row_normalize(const float *x, float *y, size_t n, float shift, fl
     size_t i = 0;
     /* Every vector is loaded before it is stored at the same index: y == x is fine. */
     for (; i + 16 <= n; i += 16) {
-        if (ahead)
-            __builtin_prefetch(ahead + i);
         float32x4_t t0 = vmulq_f32(vsubq_f32(vsubq_f32(vld1q_f32(x + i), k), m), r);
         float32x4_t t1 = vmulq_f32(vsubq_f32(vsubq_f32(vld1q_f32(x + i + 4), k), m), r);
         float32x4_t t2 = vmulq_f32(vsubq_f32(vsubq_f32(vld1q_f32(x + i + 8), k), m), r);
@@ -98,36 +96,33 @@ SN_INLINE void row_normalize(const float *x, float *y, size_t n, float shift, fl
 
 /* The four scale/bias combinations for one parameter layout. */
 SN_INLINE void row_affine(const float *x, float *y, size_t n, float shift, float mean,
-                          float rstd, const float *scale, const float *bias, int per_lane,
-                          const float *ahead)
+                          float rstd, const float *scale, const float *bias, int per_lane)
 {
     if (scale && bias)
-        row_normalize(x, y, n, shift, mean, rstd, scale, bias, 1, 1, per_lane, ahead);
+        row_normalize(x, y, n, shift, mean, rstd, scale, bias, 1, 1, per_lane);
     else if (scale)
-        row_normalize(x, y, n, shift, mean, rstd, scale, NULL, 1, 0, per_lane, ahead);
+        row_normalize(x, y, n, shift, mean, rstd, scale, NULL, 1, 0, per_lane);
     else if (bias)
-        row_normalize(x, y, n, shift, mean, rstd, NULL, bias, 0, 1, per_lane, ahead);
+        row_normalize(x, y, n, shift, mean, rstd, NULL, bias, 0, 1, per_lane);
     else
-        row_normalize(x, y, n, shift, mean, rstd, NULL, NULL, 0, 0, per_lane, ahead);
+        row_normalize(x, y, n, shift, mean, rstd, NULL, NULL, 0, 0, per_lane);
 }
 
 /* The two parameter layouts are separate functions, so that the per-element
  * one compiles exactly as it would alone (no extra register or stack setup). */
 static __attribute__((noinline)) void row_per_lane(const float *x, float *y, size_t n,
                                                    float shift, float mean, float rstd,
-                                                   const float *scale, const float *bias,
-                                                   const float *ahead)
+                                                   const float *scale, const float *bias)
 {
-    row_affine(x, y, n, shift, mean, rstd, scale, bias, 1, ahead);
+    row_affine(x, y, n, shift, mean, rstd, scale, bias, 1);
 }
 
 static __attribute__((noinline)) void row_broadcast(const float *x, float *y, size_t n,
                                                     float shift, float mean, float rstd,
-                                                    const float *scale, const float *bias,
-                                                    const float *ahead)
+                                                    const float *scale, const float *bias)
 {
     if (n > 0) /* the broadcast reads scale[0] and bias[0] */
-        row_affine(x, y, n, shift, mean, rstd, scale, bias, 0, ahead);
+        row_affine(x, y, n, shift, mean, rstd, scale, bias, 0);
 }
 
 /* Nothing is ever streamed: nothing to order. */
@@ -140,13 +135,13 @@ void sn_store_fence_neon(void)
  * stores), so the plain stores serve both cases. */
 void sn_row_normalize_f32_neon(const float *x, float *y, size_t n, float shift, float mean,
                                float rstd, const float *scale, const float *bias,
-                               ptrdiff_t param_step, int stream, const float *ahead)
+                               ptrdiff_t param_step, int stream)
 {
     (void)stream;
     if (param_step)
-        row_per_lane(x, y, n, shift, mean, rstd, scale, bias, ahead);
+        row_per_lane(x, y, n, shift, mean, rstd, scale, bias);
     else
-        row_broadcast(x, y, n, shift, mean, rstd, scale, bias, ahead);
+        row_broadcast(x, y, n, shift, mean, rstd, scale, bias);
 }
 
 SN_DEFINE_ROWS_NORMALIZE_BY_ROW(neon)

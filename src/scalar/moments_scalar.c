@@ -81,10 +81,8 @@ static inline sn_moments row_finish(const float *x, size_t n, float shift, float
 
 /* The one pass (sn_moments_from_power_sums): d = x - K rounded to float, its
  * sum and sum of squares in double, four accumulators of each. */
-static void row_power_sums(const float *x, size_t n, float shift, const float *ahead,
-                           double *sum1, double *sum2)
+static void row_power_sums(const float *x, size_t n, float shift, double *sum1, double *sum2)
 {
-    (void)ahead;
     double s1[4] = { 0.0, 0.0, 0.0, 0.0 }, s2[4] = { 0.0, 0.0, 0.0, 0.0 };
     size_t i = 0;
     for (; i + 4 <= n; i += 4)
@@ -104,9 +102,8 @@ static void row_power_sums(const float *x, size_t n, float shift, const float *a
 
 /* Pass 2 for the recipe in kernels.h. */
 static inline void row_deviation_sums(const float *x, size_t n, float shift, float center,
-                                      const float *ahead, double *sum_dev, double *sum_sq)
+                                      double *sum_dev, double *sum_sq)
 {
-    (void)ahead; /* the reference path stays plain C: no prefetch */
     row_sums(x, n, shift, center, 1.0f, sum_dev, sum_sq);
 }
 

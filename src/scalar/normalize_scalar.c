@@ -18,14 +18,13 @@ void sn_store_fence_scalar(void)
 {
 }
 
-/* stream and ahead are ignored: C has no portable streaming store or
- * prefetch, and this is the reference the other kernels are checked against. */
+/* stream is ignored: C has no portable streaming store, and this is the
+ * reference the other kernels are checked against. */
 void sn_row_normalize_f32_scalar(const float *x, float *y, size_t n, float shift, float mean,
                                  float rstd, const float *scale, const float *bias,
-                                 ptrdiff_t param_step, int stream, const float *ahead)
+                                 ptrdiff_t param_step, int stream)
 {
     (void)stream;
-    (void)ahead;
     for (size_t i = 0; i < n; i++)
         y[i] = affine(((x[i] - shift) - mean) * rstd, scale, bias, (ptrdiff_t)i * param_step);
 }
@@ -55,7 +54,7 @@ void sn_col_scale_shift_f32_scalar(const float *x, ptrdiff_t x_stride, float *y,
                                    int stream, const float *ahead)
 {
     (void)stream; /* as in row_normalize */
-    (void)ahead;
+    (void)ahead;  /* nothing to prefetch into: the reference is plain C */
     for (size_t i = 0; i < rows; i++) {
         const float *xr = x + (ptrdiff_t)i * x_stride;
         float *yr = y + (ptrdiff_t)i * y_stride;
