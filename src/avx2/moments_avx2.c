@@ -56,6 +56,14 @@ static inline void add_dev(__m256 dev, __m256 *sum_dev, __m256 *sum_sq)
     *sum_sq = _mm256_fmadd_ps(dev, dev, *sum_sq);
 }
 
+/* add_dev with the sum taken on the multiply-add pipes: dev * 1 + sum rounds
+ * once, exactly as dev + sum does. `one` is 1.0 in every lane. */
+static inline void add_dev_fma(__m256 dev, __m256 one, __m256 *sum_dev, __m256 *sum_sq)
+{
+    *sum_dev = _mm256_fmadd_ps(dev, one, *sum_dev);
+    *sum_sq = _mm256_fmadd_ps(dev, dev, *sum_sq);
+}
+
 /* Widen 8 float partial sums and add them to a double total. */
 static inline __m256d widen_add(__m256 v, __m256d total)
 {
@@ -77,6 +85,8 @@ SN_INLINE void row_sums(const float *x, size_t n, __m256 k, __m256 c, float scal
     const __m256i tail = lane_mask(n % 8);
     const size_t body = n - n % 8, steps = n - n % 32;
     const __m256 s = _mm256_set1_ps(scale), kc = _mm256_add_ps(k, c);
+    __m256 one = _mm256_set1_ps(1.0f);
+    __asm__("" : "+v"(one)); /* not folded back into an add */
     __m256d dev_total = _mm256_setzero_pd(), sq_total = _mm256_setzero_pd();
     size_t i = 0;
     while (i < steps) {
@@ -84,10 +94,12 @@ SN_INLINE void row_sums(const float *x, size_t n, __m256 k, __m256 c, float scal
         __m256 d[4], q[4];
         for (int u = 0; u < 4; u++)
             d[u] = q[u] = _mm256_setzero_ps();
-        for (; i < end; i += 32) {
-            for (int u = 0; u < 4; u++)
+        for (; i < end; i += 32)
+            for (int u = 0; u < 4; u += 2) {
                 add_dev(deviation(_mm256_loadu_ps(x + i + 8 * u), kc, s), d + u, q + u);
-        }
+                add_dev_fma(deviation(_mm256_loadu_ps(x + i + 8 * u + 8), kc, s), one, d + u + 1,
+                            q + u + 1);
+            }
         dev_total = widen_add(sum4(d), dev_total);
         sq_total = widen_add(sum4(q), sq_total);
     }
@@ -119,10 +131,15 @@ SN_INLINE float row_center(const float *x, size_t n, float shift)
     /* Four accumulators hide the latency of the adds. */
     __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                       _mm256_setzero_ps() };
+    __m256 one = _mm256_set1_ps(1.0f);
+    __asm__("" : "+v"(one)); /* not folded back into an add */
     size_t i = 0;
     for (; i + 32 <= n; i += 32)
-        for (int u = 0; u < 4; u++)
+        for (int u = 0; u < 4; u += 2) {
             acc[u] = _mm256_add_ps(acc[u], _mm256_sub_ps(_mm256_loadu_ps(x + i + 8 * u), k));
+            acc[u + 1] = _mm256_fmadd_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8 * u + 8), k),
+                                         one, acc[u + 1]);
+        }
     for (; i < body; i += 8)
         acc[0] = _mm256_add_ps(acc[0], _mm256_sub_ps(_mm256_loadu_ps(x + i), k));
     if (body < n) {

@@ -41,6 +41,14 @@ static inline void add_dev(__m512 dev, __m512 *sum_dev, __m512 *sum_sq)
     *sum_sq = _mm512_fmadd_ps(dev, dev, *sum_sq);
 }
 
+/* add_dev with the sum taken on the multiply-add pipes: dev * 1 + sum rounds
+ * once, exactly as dev + sum does. `one` is 1.0 in every lane. */
+static inline void add_dev_fma(__m512 dev, __m512 one, __m512 *sum_dev, __m512 *sum_sq)
+{
+    *sum_dev = _mm512_fmadd_ps(dev, one, *sum_dev);
+    *sum_sq = _mm512_fmadd_ps(dev, dev, *sum_sq);
+}
+
 /* Widen 16 float partial sums and add them to a double total. */
 static inline __m512d widen_add(__m512 v, __m512d total)
 {
@@ -62,6 +70,8 @@ SN_INLINE void row_sums(const float *x, size_t n, __m512 k, __m512 c, float scal
     const __mmask16 tail = lane_mask(n % 16);
     const size_t body = n - n % 16, steps = n - n % 64;
     const __m512 s = _mm512_set1_ps(scale), kc = _mm512_add_ps(k, c);
+    __m512 one = _mm512_set1_ps(1.0f);
+    __asm__("" : "+v"(one)); /* not folded back into an add */
     __m512d dev_total = _mm512_setzero_pd(), sq_total = _mm512_setzero_pd();
     size_t i = 0;
     while (i < steps) {
@@ -70,8 +80,11 @@ SN_INLINE void row_sums(const float *x, size_t n, __m512 k, __m512 c, float scal
         for (int u = 0; u < 4; u++)
             d[u] = q[u] = _mm512_setzero_ps();
         for (; i < end; i += 64) {
-            for (int u = 0; u < 4; u++)
+            for (int u = 0; u < 4; u += 2) {
                 add_dev(deviation(_mm512_loadu_ps(x + i + 16 * u), kc, s), d + u, q + u);
+                add_dev_fma(deviation(_mm512_loadu_ps(x + i + 16 * u + 16), kc, s), one, d + u + 1,
+                            q + u + 1);
+            }
         }
         dev_total = widen_add(sum4(d), dev_total);
         sq_total = widen_add(sum4(q), sq_total);
@@ -104,10 +117,15 @@ SN_INLINE float row_center(const float *x, size_t n, float shift)
     /* Four accumulators hide the latency of the adds. */
     __m512 acc[4] = { _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
                       _mm512_setzero_ps() };
+    __m512 one = _mm512_set1_ps(1.0f);
+    __asm__("" : "+v"(one)); /* not folded back into an add */
     size_t i = 0;
     for (; i + 64 <= n; i += 64)
-        for (int u = 0; u < 4; u++)
+        for (int u = 0; u < 4; u += 2) {
             acc[u] = _mm512_add_ps(acc[u], _mm512_sub_ps(_mm512_loadu_ps(x + i + 16 * u), k));
+            acc[u + 1] = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i + 16 * u + 16), k),
+                                         one, acc[u + 1]);
+        }
     for (; i < body; i += 16)
         acc[0] = _mm512_add_ps(acc[0], _mm512_sub_ps(_mm512_loadu_ps(x + i), k));
     if (body < n) {
