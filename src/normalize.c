@@ -1,5 +1,6 @@
 #include "normalize.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,30 +62,68 @@ void sn_lanes_constants(const run *rn, ptrdiff_t count, ptrdiff_t first, ptrdiff
     }
 }
 
-/* A normalizing region gives each thread one contiguous range of items, as
- * the static schedule would: the ROWS and COLUMNS paths work through a range
- * (they overlap one group's or panel's moments with the normalization of the
- * one before), and streamed stores are fenced once per thread and call.
- * Streamed stores are weakly ordered, and a fence waits for them to reach
- * memory: per item, on 768-element rows, it cost more than streaming saved.
- * Items are computed as ever, whatever the ranges. */
+/* A normalizing region gives each thread one contiguous share of the items,
+ * as the static schedule would: the ROWS and COLUMNS paths work through a
+ * range (they overlap one group's or panel's moments with the normalization
+ * of the one before), and streamed stores are fenced once per thread and
+ * call. Streamed stores are weakly ordered, and a fence waits for them to
+ * reach memory: per item, on 768-element rows, it cost more than streaming
+ * saved. Items of a task (which, unlike a range, carries nothing from one
+ * item to the next) are taken from the shares a chunk at a time, each thread
+ * from its own share first, then from the others' what is still untaken: a
+ * thread slowed down by other work on its core is helped instead of waited
+ * for at the region's end (2 threads on a shared Zen 4 VM, per-call pairs
+ * against the static schedule: layer norm [8192,768] 0.68-0.73 of the time,
+ * [8192,256] 0.89, [6400,512] 0.76-0.98, [1024,4096] 0.95-1.0). Threads that
+ * keep to their own shares run exactly the static schedule's items. Items
+ * are computed as ever, whichever thread takes them. */
+#define SN_SHARE_CHUNKS 8
+/* Threads beyond this many each keep to their own share (no counters). */
+#define SN_MAX_SHARED_THREADS 256
+
 typedef struct share {
     run *rn;
     sn_task_fn task;           /* per item, or */
     sn_range_fn range;         /* per range */
     ptrdiff_t count;
     int threads;
+    _Atomic ptrdiff_t *taken;  /* task: items taken from each share's front, or NULL */
 } share;
+
+static ptrdiff_t share_begin(const share *c, ptrdiff_t t)
+{
+    return c->count * t / c->threads;
+}
+
+/* Runs the items of share s not yet taken, a chunk at a time. */
+static void take_share(const share *c, ptrdiff_t s, int thread)
+{
+    ptrdiff_t begin = share_begin(c, s), end = share_begin(c, s + 1);
+    ptrdiff_t chunk = (end - begin + SN_SHARE_CHUNKS - 1) / SN_SHARE_CHUNKS;
+    if (chunk < 1)
+        return;
+    for (;;) {
+        ptrdiff_t i =
+            begin + atomic_fetch_add_explicit(&c->taken[s], chunk, memory_order_relaxed);
+        if (i >= end)
+            return;
+        for (ptrdiff_t stop = min_ptrdiff(i + chunk, end); i < stop; i++)
+            c->task(c->rn, i, thread);
+    }
+}
 
 static void share_task(void *context, ptrdiff_t t, int thread)
 {
     const share *c = context;
-    ptrdiff_t begin = c->count * t / c->threads, end = c->count * (t + 1) / c->threads;
-    if (c->range)
-        c->range(c->rn, begin, end, thread);
-    else
-        for (ptrdiff_t i = begin; i < end; i++)
+    if (c->range) {
+        c->range(c->rn, share_begin(c, t), share_begin(c, t + 1), thread);
+    } else if (c->taken) {
+        for (int k = 0; k < c->threads; k++)
+            take_share(c, (t + k) % c->threads, thread);
+    } else {
+        for (ptrdiff_t i = share_begin(c, t); i < share_begin(c, t + 1); i++)
             c->task(c->rn, i, thread);
+    }
     if (c->rn->stream)
         c->rn->job->kernels->store_fence();
 }
@@ -97,7 +136,11 @@ static void normalize_for(run *rn, ptrdiff_t count, int threads, sn_task_fn task
         threads = (int)count;
     if (threads < 1)
         threads = 1;
-    share c = { rn, task, range, count, threads };
+    _Atomic ptrdiff_t taken[SN_MAX_SHARED_THREADS];
+    int shared = task && threads > 1 && threads <= SN_MAX_SHARED_THREADS;
+    for (int t = 0; shared && t < threads; t++)
+        atomic_init(&taken[t], 0);
+    share c = { rn, task, range, count, threads, shared ? taken : NULL };
     sn_parallel_for(threads, threads, share_task, &c);
 }
 
