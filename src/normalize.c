@@ -73,10 +73,11 @@ void sn_lanes_constants(const run *rn, ptrdiff_t count, ptrdiff_t first, ptrdiff
  * from its own share first, then from the others' what is still untaken: a
  * thread slowed down by other work on its core is helped instead of waited
  * for at the region's end (2 threads on a shared Zen 4 VM, per-call pairs
- * against the static schedule: layer norm [8192,768] 0.68-0.73 of the time,
- * [8192,256] 0.89, [6400,512] 0.76-0.98, [1024,4096] 0.95-1.0). Threads that
- * keep to their own shares run exactly the static schedule's items. Items
- * are computed as ever, whichever thread takes them. */
+ * against the static schedule: layer norm [6400,512] 0.78-0.80 of the time,
+ * [8192,768] 0.87-1.0, [8192,256] 0.89-0.94, instance norm 0.98; column
+ * panels written into the cache, taken likewise: 0.95-1.02, not kept).
+ * Threads that keep to their own shares run exactly the static schedule's
+ * items, and items are computed alike whichever thread takes them. */
 #define SN_SHARE_CHUNKS 8
 /* Threads beyond this many each keep to their own share (no counters). */
 #define SN_MAX_SHARED_THREADS 256
