@@ -56,8 +56,17 @@ static inline void add_dev(__m256 dev, __m256 *sum_dev, __m256 *sum_sq)
     *sum_sq = _mm256_fmadd_ps(dev, dev, *sum_sq);
 }
 
+/* 1.0 in every lane, hidden from the compiler, which would otherwise fold
+ * a multiply-add by it back into an add (add_dev_fma). */
+static inline __m256 opaque_one(void)
+{
+    __m256 one = _mm256_set1_ps(1.0f);
+    __asm__("" : "+v"(one));
+    return one;
+}
+
 /* add_dev with the sum taken on the multiply-add pipes: dev * 1 + sum rounds
- * once, exactly as dev + sum does. `one` is 1.0 in every lane. */
+ * once, exactly as dev + sum does. `one` is opaque_one(). */
 static inline void add_dev_fma(__m256 dev, __m256 one, __m256 *sum_dev, __m256 *sum_sq)
 {
     *sum_dev = _mm256_fmadd_ps(dev, one, *sum_dev);
@@ -85,8 +94,7 @@ SN_INLINE void row_sums(const float *x, size_t n, __m256 k, __m256 c, float scal
     const __m256i tail = lane_mask(n % 8);
     const size_t body = n - n % 8, steps = n - n % 32;
     const __m256 s = _mm256_set1_ps(scale), kc = _mm256_add_ps(k, c);
-    __m256 one = _mm256_set1_ps(1.0f);
-    __asm__("" : "+v"(one)); /* not folded back into an add */
+    const __m256 one = opaque_one();
     __m256d dev_total = _mm256_setzero_pd(), sq_total = _mm256_setzero_pd();
     size_t i = 0;
     while (i < steps) {
@@ -131,8 +139,7 @@ SN_INLINE float row_center(const float *x, size_t n, float shift)
     /* Four accumulators hide the latency of the adds. */
     __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                       _mm256_setzero_ps() };
-    __m256 one = _mm256_set1_ps(1.0f);
-    __asm__("" : "+v"(one)); /* not folded back into an add */
+    const __m256 one = opaque_one();
     size_t i = 0;
     for (; i + 32 <= n; i += 32)
         for (int u = 0; u < 4; u += 2) {

@@ -41,8 +41,17 @@ static inline void add_dev(__m512 dev, __m512 *sum_dev, __m512 *sum_sq)
     *sum_sq = _mm512_fmadd_ps(dev, dev, *sum_sq);
 }
 
+/* 1.0 in every lane, hidden from the compiler, which would otherwise fold
+ * a multiply-add by it back into an add (add_dev_fma). */
+static inline __m512 opaque_one(void)
+{
+    __m512 one = _mm512_set1_ps(1.0f);
+    __asm__("" : "+v"(one));
+    return one;
+}
+
 /* add_dev with the sum taken on the multiply-add pipes: dev * 1 + sum rounds
- * once, exactly as dev + sum does. `one` is 1.0 in every lane. */
+ * once, exactly as dev + sum does. `one` is opaque_one(). */
 static inline void add_dev_fma(__m512 dev, __m512 one, __m512 *sum_dev, __m512 *sum_sq)
 {
     *sum_dev = _mm512_fmadd_ps(dev, one, *sum_dev);
@@ -70,8 +79,7 @@ SN_INLINE void row_sums(const float *x, size_t n, __m512 k, __m512 c, float scal
     const __mmask16 tail = lane_mask(n % 16);
     const size_t body = n - n % 16, steps = n - n % 64;
     const __m512 s = _mm512_set1_ps(scale), kc = _mm512_add_ps(k, c);
-    __m512 one = _mm512_set1_ps(1.0f);
-    __asm__("" : "+v"(one)); /* not folded back into an add */
+    const __m512 one = opaque_one();
     __m512d dev_total = _mm512_setzero_pd(), sq_total = _mm512_setzero_pd();
     size_t i = 0;
     while (i < steps) {
@@ -117,8 +125,7 @@ SN_INLINE float row_center(const float *x, size_t n, float shift)
     /* Four accumulators hide the latency of the adds. */
     __m512 acc[4] = { _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
                       _mm512_setzero_ps() };
-    __m512 one = _mm512_set1_ps(1.0f);
-    __asm__("" : "+v"(one)); /* not folded back into an add */
+    const __m512 one = opaque_one();
     size_t i = 0;
     for (; i + 64 <= n; i += 64)
         for (int u = 0; u < 4; u += 2) {
