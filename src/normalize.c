@@ -79,6 +79,9 @@ void sn_lanes_constants(const run *rn, ptrdiff_t count, ptrdiff_t first, ptrdiff
  * Threads that keep to their own shares run exactly the static schedule's
  * items, and items are computed alike whichever thread takes them. */
 #define SN_SHARE_CHUNKS 8
+/* The shares a thread takes from: its own and the next ones, this many in
+ * all, so that on many cores a counter is contended by few threads. */
+#define SN_SHARES_VISITED 8
 /* Threads beyond this many each keep to their own share (no counters). */
 #define SN_MAX_SHARED_THREADS 256
 
@@ -103,7 +106,8 @@ static void take_share(const share *c, ptrdiff_t s, int thread)
     ptrdiff_t chunk = (end - begin + SN_SHARE_CHUNKS - 1) / SN_SHARE_CHUNKS;
     if (chunk < 1)
         return;
-    for (;;) {
+    /* A load first: a share already all taken costs no write to its line. */
+    while (atomic_load_explicit(&c->taken[s], memory_order_relaxed) < end - begin) {
         ptrdiff_t i =
             begin + atomic_fetch_add_explicit(&c->taken[s], chunk, memory_order_relaxed);
         if (i >= end)
@@ -119,7 +123,8 @@ static void share_task(void *context, ptrdiff_t t, int thread)
     if (c->range) {
         c->range(c->rn, share_begin(c, t), share_begin(c, t + 1), thread);
     } else if (c->taken) {
-        for (int k = 0; k < c->threads; k++)
+        int visited = c->threads < SN_SHARES_VISITED ? c->threads : SN_SHARES_VISITED;
+        for (int k = 0; k < visited; k++)
             take_share(c, (t + k) % c->threads, thread);
     } else {
         for (ptrdiff_t i = share_begin(c, t); i < share_begin(c, t + 1); i++)
