@@ -175,10 +175,9 @@ typedef void (*sn_row_normalize_f32_fn)(const float *x, float *y, size_t n, floa
  * values as row by row. A kernel may normalize the rows together, loading
  * each vector of scale and bias once for all of them (a row in cache is
  * bound by its loads: 768 elements, 22.4 ns a row alone, 17.8 in fours), or
- * row by row (SN_DEFINE_ROWS_NORMALIZE_BY_ROW). stream as for
- * row_normalize. The engine's
- * callers: a batch of single-run groups in cache, and a few runs of one
- * group (normalize_rows.c). */
+ * row by row (SN_DEFINE_ROWS_NORMALIZE_BY_ROW). stream as for row_normalize.
+ * The engine's callers: a batch of single-run groups, and a few runs of one
+ * group, in cache or where the output streams (normalize_rows.c). */
 typedef void (*sn_rows_normalize_f32_fn)(const float *x, ptrdiff_t x_stride, float *y,
                                          ptrdiff_t y_stride, size_t rows, size_t n,
                                          const float *shift, const float *mean,

@@ -127,7 +127,7 @@ static void share_task(void *context, ptrdiff_t t, int thread)
         for (int k = 0; k < visited; k++)
             take_share(c, (t + k) % c->threads, thread);
     } else {
-        for (ptrdiff_t i = share_begin(c, t); i < share_begin(c, t + 1); i++)
+        for (ptrdiff_t i = share_begin(c, t), end = share_begin(c, t + 1); i < end; i++)
             c->task(c->rn, i, thread);
     }
     if (c->rn->stream)

@@ -308,13 +308,12 @@ int sn_panel_finish(run *rn, const panel *pn, lanes *l)
 /* The first of the next `rows` rows that pass 2 of the next panel reads,
  * where they lie in its current unit and the output streams (NULL
  * elsewhere). When the output streams (and the input most likely comes from
- * memory too), the step of
- * normalization before prefetches them into L2, a line a vector, so that
- * those reads overlap its stores instead of following them (norm T on
- * [32,200,512], 1 thread: 11-17% faster, medians of 12 rounds; a burst of
- * prefetches before each step gained 11%, prefetches into L1 nothing, as the
- * step's own rows pass through L1). A panel in cache gains nothing and pays
- * for the prefetches ([4,200,512]: 7% slower). */
+ * memory too), the step of normalization before prefetches them into L2, a
+ * line a vector, so that those reads overlap its stores instead of following
+ * them (norm T on [32,200,512], 1 thread: 11-17% faster, medians of 12
+ * rounds; a burst of prefetches before each step gained 11%, prefetches into
+ * L1 nothing, as the step's own rows pass through L1). A panel in cache gains
+ * nothing and pays for the prefetches ([4,200,512]: 7% slower). */
 static const float *next_rows(const run *rn, const panel_moments *pm, ptrdiff_t rows)
 {
     const unit_moments *m = &pm->current;

@@ -163,30 +163,40 @@ static int runs_together(const run *rn)
            together_pays(rn);
 }
 
+/* `count` whole runs (2 to SN_ROWS_BATCH), run i at x + i * x_stride in x and
+ * y + i * y_stride in y, normalized with s[i * s_step] in one call of the
+ * rows_normalize kernel, with the parameter array at `param` for them all. */
+SN_ENGINE_INLINE void normalize_together(const run *rn, ptrdiff_t x, ptrdiff_t x_stride,
+                                         ptrdiff_t y, ptrdiff_t y_stride, ptrdiff_t count,
+                                         const sn_group_norm *s, ptrdiff_t s_step,
+                                         ptrdiff_t param)
+{
+    const sn_norm_job *job = rn->job;
+    float shift[SN_ROWS_BATCH], mean[SN_ROWS_BATCH], rstd[SN_ROWS_BATCH];
+    for (ptrdiff_t i = 0; i < count; i++) {
+        shift[i] = s[i * s_step].shift;
+        mean[i] = s[i * s_step].mean;
+        rstd[i] = s[i * s_step].rstd;
+    }
+    job->kernels->rows_normalize_f32(job->x + x, x_stride, job->y + y, y_stride, (size_t)count,
+                                     (size_t)job->plan.run_length, shift, mean, rstd,
+                                     job->scale ? job->scale + param : NULL,
+                                     job->bias ? job->bias + param : NULL, rn->stream);
+}
+
 /* Runs [r, r + count) of a group (runs_together), normalized in one call. */
 static void normalize_runs(const run *rn, const sn_offsets *g, ptrdiff_t r, ptrdiff_t count,
                            const sn_group_norm *s)
 {
-    const sn_norm_job *job = rn->job;
-    const sn_plan *p = &job->plan;
+    const sn_plan *p = &rn->job->plan;
     if (count == 1) {
         normalize_run_part(rn, g, r, 0, p->run_length, s, NULL);
         return;
     }
-    float shift[SN_ROWS_BATCH], mean[SN_ROWS_BATCH], rstd[SN_ROWS_BATCH];
-    for (ptrdiff_t i = 0; i < count; i++) {
-        shift[i] = s->shift;
-        mean[i] = s->mean;
-        rstd[i] = s->rstd;
-    }
     sn_offsets at;
     run_position(p, r, &at);
-    ptrdiff_t param = g->param + at.param;
-    job->kernels->rows_normalize_f32(job->x + g->x + at.x, p->reduce[0].x_stride,
-                                     job->y + g->y + at.y, p->reduce[0].y_stride, (size_t)count,
-                                     (size_t)p->run_length, shift, mean, rstd,
-                                     job->scale ? job->scale + param : NULL,
-                                     job->bias ? job->bias + param : NULL, rn->stream);
+    normalize_together(rn, g->x + at.x, p->reduce[0].x_stride, g->y + at.y,
+                       p->reduce[0].y_stride, count, s, 0, g->param + at.param);
 }
 
 /* Groups [begin, end) on one thread. When groups span several blocks, each
@@ -329,17 +339,7 @@ void sn_rows_batch_task(void *context, ptrdiff_t batch, int thread)
     for (ptrdiff_t i = 0; i < count; i++)
         s[i] = sn_group_constants(rn, g[i].group, shift[i], &m[i]);
     if (regular && together_pays(rn) && same_parameters(rn, g, count)) {
-        float shifts[SN_ROWS_BATCH], means[SN_ROWS_BATCH], rstds[SN_ROWS_BATCH];
-        for (ptrdiff_t i = 0; i < count; i++) {
-            shifts[i] = s[i].shift;
-            means[i] = s[i].mean;
-            rstds[i] = s[i].rstd;
-        }
-        job->kernels->rows_normalize_f32(
-            job->x + g[0].x, x_stride, job->y + g[0].y, y_stride, (size_t)count,
-            (size_t)p->run_length, shifts, means, rstds,
-            job->scale ? job->scale + g[0].param : NULL,
-            job->bias ? job->bias + g[0].param : NULL, rn->stream);
+        normalize_together(rn, g[0].x, x_stride, g[0].y, y_stride, count, s, 1, g[0].param);
         return;
     }
     for (ptrdiff_t i = 0; i < count; i++)
