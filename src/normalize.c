@@ -31,6 +31,15 @@
  * keep the lower threshold (the same [1024,4096] with scale and bias: 327
  * us plain, 228 us streamed). */
 #define SN_STREAM_MIN_BYTES_PER_THREAD_UNPARAMETERIZED_ROWS ((double)(12 << 20))
+/* Column panels that gather their own statistics (norm "T" on [B,T,F], each
+ * thread a range of panels) read each panel twice, the second time from L2,
+ * where plain stores of the panel's output would evict it: they stream from
+ * 4 MiB per thread. Separate runs, streamed against plain stores: [32,200,512]
+ * at 2 threads (6.5 MiB each) 0.60-0.92 of the time on a Zen 4 VM, and 5%
+ * faster on the Zen 5 VM (531-559 against 549-602 us); [16,200,512] at 1
+ * thread 0.77-0.97. Statistics applied to panels (batch norm inference) keep
+ * the common threshold: 1.3x the time streamed at 2 threads. */
+#define SN_STREAM_MIN_BYTES_PER_THREAD_PANEL_STATISTICS ((double)(4 << 20))
 
 /* sn_group_constants of a panel's lanes, groups first + j * stride, into
  * three arrays: the group_constants kernel takes several lanes per vector
@@ -281,6 +290,8 @@ static sn_status run_job(run *rn)
                             run_axis(p)->param_stride != 0;
     double stream_from = p->path == SN_PATH_ROWS && rn->units == 1 && !params_along_rows
                              ? SN_STREAM_MIN_BYTES_PER_THREAD_UNPARAMETERIZED_ROWS
+                         : columns && !split && rn->mode == MODE_FUSED
+                             ? SN_STREAM_MIN_BYTES_PER_THREAD_PANEL_STATISTICS
                              : SN_STREAM_MIN_BYTES_PER_THREAD;
     /* Every element of y is written once: groups * reduce_count of them. */
     rn->stream = p->path != SN_PATH_GATHER && rn->mode != MODE_STATS &&
