@@ -103,9 +103,10 @@ SN_ENGINE_INLINE void normalize_run_part(const run *rn, const sn_offsets *g, ptr
 
 /* Whether a group's units are whole runs one stride apart in x, none of them
  * masked: the rows_moments kernel then reduces them SN_ROWS_BATCH at a time,
- * their chains side by side, each run's moments the same bits as alone (norm
- * "TF" in cache, per-call pairs: [2,200,512] 0.95 of the time at 1 thread,
- * 0.91 at 2; [4,64,512] 0.95 and 0.93; from memory unchanged). */
+ * their chains side by side, each run's moments the same bits as alone (in
+ * cache, per-call pairs at 1 / 2 threads: norm "TF" [2,200,512] 0.94-0.95 /
+ * 0.94 of the time, [4,64,512] 0.96 / 0.94, "except_batch" [2,128,512] 0.97 /
+ * 0.93-0.94; from memory unchanged). */
 static int units_side_by_side(const run *rn)
 {
     const sn_plan *p = &rn->job->plan;
@@ -123,8 +124,8 @@ SN_ENGINE_INLINE void merge_units(const run *rn, const sn_offsets *g, ptrdiff_t 
         sn_moments m[SN_ROWS_BATCH];
         for (int i = 0; i < SN_ROWS_BATCH; i++)
             shifts[i] = shift;
-        for (; to - from > 1; from += SN_ROWS_BATCH) {
-            ptrdiff_t count = min_ptrdiff(SN_ROWS_BATCH, to - from);
+        for (ptrdiff_t count; to - from > 1; from += count) {
+            count = min_ptrdiff(SN_ROWS_BATCH, to - from);
             job->kernels->rows_moments_f32(job->x + g->x + from * stride, stride, (size_t)count,
                                            (size_t)job->plan.run_length, shifts, m);
             for (ptrdiff_t i = 0; i < count; i++)
