@@ -176,16 +176,15 @@ static int together_pays(const run *rn)
 }
 
 /* Whether a group's runs are normalized SN_ROWS_BATCH at a time by the
- * rows_normalize kernel (together_pays): runs one stride apart (one axis of
- * runs), of one block each, with the same parameter per element (norm "TF"
- * with parameters "F") or none, and no padded frame. Each run comes out as
- * row_normalize makes it. */
+ * rows_normalize kernel (together_pays): whole runs one stride apart, none
+ * masked (units_side_by_side), with the same parameter per element (norm
+ * "TF" with parameters "F") or none. Each run comes out as row_normalize
+ * makes it. */
 static int runs_together(const run *rn)
 {
     const sn_norm_job *job = rn->job;
     const sn_plan *p = &job->plan;
-    return p->reduce_rank == 2 && rn->blocks == 1 && !p->seq_lens &&
-           p->reduce[0].param_stride == 0 &&
+    return units_side_by_side(rn) && p->reduce[0].param_stride == 0 &&
            (run_axis(p)->param_stride == 1 || (!job->scale && !job->bias)) &&
            together_pays(rn);
 }
