@@ -29,10 +29,10 @@ typedef struct run {
     float *shifts;           /* split: shift of every group */
     void *scratch;           /* per thread: GATHER's run copies, COLUMNS' lane arrays */
     int stream;              /* streaming stores of y (see SN_STREAM_MIN_BYTES_PER_THREAD) */
-    ptrdiff_t batch;         /* groups per sn_rows_batch_task */
+    ptrdiff_t batch;         /* groups per batch (sn_rows_batches) */
 } run;
 
-/* Single-block groups are reduced a batch at a time (sn_rows_batch_task): up
+/* Single-block groups are reduced a batch at a time (sn_rows_batches): up
  * to SN_ROWS_BATCH groups. Work in cache is computation-bound, and a batch
  * lets the groups' chains of dependent steps overlap ([4,768]: 490 ns one by
  * one, 405 ns in a batch). Work from memory on rows of SN_ROWS_BATCH_BYTES or
@@ -183,9 +183,9 @@ void sn_split_item(const run *rn, ptrdiff_t owners, ptrdiff_t item, ptrdiff_t *o
 
 /* normalize_rows.c: tasks over groups (or batches of groups, or split items) */
 void sn_rows_range(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread);
-void sn_rows_batch_task(void *context, ptrdiff_t batch, int thread);
+void sn_rows_batches(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread);
 void sn_rows_split_moments_task(void *context, ptrdiff_t item, int thread);
-void sn_rows_split_normalize_task(void *context, ptrdiff_t item, int thread);
+void sn_rows_split_normalize(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread);
 
 /* normalize_columns.c: tasks over panels (or split items) and panel helpers */
 size_t sn_lanes_bytes(ptrdiff_t count);
@@ -195,6 +195,6 @@ void sn_panel_shift(const sn_norm_job *job, const panel *pn, float *shift);
 int sn_panel_finish(run *rn, const panel *pn, lanes *l);
 void sn_columns_range(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread);
 void sn_columns_split_moments_task(void *context, ptrdiff_t item, int thread);
-void sn_columns_split_normalize_task(void *context, ptrdiff_t item, int thread);
+void sn_columns_split_normalize(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread);
 
 #endif

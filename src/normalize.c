@@ -77,16 +77,20 @@ void sn_lanes_constants(const run *rn, ptrdiff_t count, ptrdiff_t first, ptrdiff
  * of the one before), and streamed stores are fenced once per thread and
  * call. Streamed stores are weakly ordered, and a fence waits for them to
  * reach memory: per item, on 768-element rows, it cost more than streaming
- * saved. Items of a task (which, unlike a range, carries nothing from one
- * item to the next) are taken from the shares a chunk at a time, each thread
- * from its own share first, then from the others' what is still untaken: a
- * thread slowed down by other work on its core is helped instead of waited
- * for at the region's end (2 threads on a shared Zen 4 VM, per-call pairs
- * against the static schedule: layer norm [6400,512] 0.78-0.80 of the time,
- * [8192,768] 0.87-1.0, [8192,256] 0.89-0.94, instance norm 0.98; column
- * panels written into the cache, taken likewise: 0.95-1.02, not kept).
- * Threads that keep to their own shares run exactly the static schedule's
- * items, and items are computed alike whichever thread takes them. */
+ * saved. Where items carry nothing from one to the next (batches of short
+ * rows, a split reduction's units; not the pipelined ranges of multi-block
+ * groups and panels), they are taken from the shares a chunk at a time,
+ * each thread from its own share first, then from the others' what is still
+ * untaken: a thread slowed down by other work on its core is helped instead
+ * of waited for at the region's end (2 threads on a shared Zen 4 VM,
+ * per-call pairs against the static schedule: layer norm [6400,512]
+ * 0.78-0.80 of the time, [8192,768] 0.87-1.0, [8192,256] 0.89-0.94,
+ * instance norm 0.98; column panels written into the cache, taken likewise:
+ * 0.95-1.02, not kept). Threads that keep to their own shares run exactly
+ * the static schedule's items, and items are computed alike whichever
+ * thread takes them. A chunk is one call of the range function, which
+ * loops over its items itself (against an indirect call per batch of rows:
+ * layer norm [1600,512] 0.98 of the time at 1 and 2 threads). */
 #define SN_SHARE_CHUNKS 8
 /* The shares a thread takes from: its own and the next ones, this many in
  * all, so that on many cores a counter is contended by few threads. */
@@ -96,11 +100,10 @@ void sn_lanes_constants(const run *rn, ptrdiff_t count, ptrdiff_t first, ptrdiff
 
 typedef struct share {
     run *rn;
-    sn_task_fn task;           /* per item, or */
-    sn_range_fn range;         /* per range */
+    sn_range_fn range;
     ptrdiff_t count;
     int threads;
-    _Atomic ptrdiff_t *taken;  /* task: items taken from each share's front, or NULL */
+    _Atomic ptrdiff_t *taken;  /* items taken from each share's front, or NULL: whole shares */
 } share;
 
 static ptrdiff_t share_begin(const share *c, ptrdiff_t t)
@@ -121,41 +124,38 @@ static void take_share(const share *c, ptrdiff_t s, int thread)
             begin + atomic_fetch_add_explicit(&c->taken[s], chunk, memory_order_relaxed);
         if (i >= end)
             return;
-        for (ptrdiff_t stop = min_ptrdiff(i + chunk, end); i < stop; i++)
-            c->task(c->rn, i, thread);
+        c->range(c->rn, i, min_ptrdiff(i + chunk, end), thread);
     }
 }
 
 static void share_task(void *context, ptrdiff_t t, int thread)
 {
     const share *c = context;
-    if (c->range) {
-        c->range(c->rn, share_begin(c, t), share_begin(c, t + 1), thread);
-    } else if (c->taken) {
+    if (c->taken) {
         int visited = c->threads < SN_SHARES_VISITED ? c->threads : SN_SHARES_VISITED;
         for (int k = 0; k < visited; k++)
             take_share(c, (t + k) % c->threads, thread);
     } else {
-        for (ptrdiff_t i = share_begin(c, t), end = share_begin(c, t + 1); i < end; i++)
-            c->task(c->rn, i, thread);
+        c->range(c->rn, share_begin(c, t), share_begin(c, t + 1), thread);
     }
     if (c->rn->stream)
         c->rn->job->kernels->store_fence();
 }
 
-/* sn_parallel_for of a task (or a range function) that normalizes. */
-static void normalize_for(run *rn, ptrdiff_t count, int threads, sn_task_fn task,
-                          sn_range_fn range)
+/* sn_parallel_for of a range function that normalizes; `independent`: its
+ * items carry nothing from one to the next, and chunks of them may be taken. */
+static void normalize_for(run *rn, ptrdiff_t count, int threads, sn_range_fn range,
+                          int independent)
 {
     if (threads > count)
         threads = (int)count;
     if (threads < 1)
         threads = 1;
     _Atomic ptrdiff_t taken[SN_MAX_SHARED_THREADS];
-    int shared = task && threads > 1 && threads <= SN_MAX_SHARED_THREADS;
+    int shared = independent && threads > 1 && threads <= SN_MAX_SHARED_THREADS;
     for (int t = 0; shared && t < threads; t++)
         atomic_init(&taken[t], 0);
-    share c = { rn, task, range, count, threads, shared ? taken : NULL };
+    share c = { rn, range, count, threads, shared ? taken : NULL };
     sn_parallel_for(threads, threads, share_task, &c);
 }
 
@@ -232,8 +232,7 @@ static sn_status run_split(run *rn, int threads)
     }
     if (rn->mode != MODE_STATS)
         normalize_for(rn, items, threads,
-                      columns ? sn_columns_split_normalize_task : sn_rows_split_normalize_task,
-                      NULL);
+                      columns ? sn_columns_split_normalize : sn_rows_split_normalize, 1);
     sn_scratch_free(memory);
     return SN_OK;
 }
@@ -315,10 +314,9 @@ static sn_status run_job(run *rn)
         if (sn_rows_in_cache(p))
             fit = SN_ROWS_BATCH;
         rn->batch = fit < 1 ? 1 : fit > SN_ROWS_BATCH ? SN_ROWS_BATCH : fit;
-        normalize_for(rn, (owners + rn->batch - 1) / rn->batch, threads, sn_rows_batch_task,
-                      NULL);
+        normalize_for(rn, (owners + rn->batch - 1) / rn->batch, threads, sn_rows_batches, 1);
     } else {
-        normalize_for(rn, owners, threads, NULL, columns ? sn_columns_range : sn_rows_range);
+        normalize_for(rn, owners, threads, columns ? sn_columns_range : sn_rows_range, 0);
     }
     sn_scratch_free(rn->scratch);
     return status;

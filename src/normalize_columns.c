@@ -387,23 +387,24 @@ void sn_columns_split_moments_task(void *context, ptrdiff_t item, int thread)
                        rn->partial + (index * rn->units + u) * lanes_count, &l);
 }
 
-void sn_columns_split_normalize_task(void *context, ptrdiff_t item, int thread)
+void sn_columns_split_normalize(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
 {
-    run *rn = context;
     const sn_plan *p = &rn->job->plan;
-    ptrdiff_t index, u;
-    sn_split_item(rn, p->outer_count, item, &index, &u);
-    panel pn = sn_panel_at(rn->job, index);
     lanes l = sn_lanes_at(rn->scratch + (size_t)thread * sn_lanes_bytes(p->lane.dim), p->lane.dim);
-    for (ptrdiff_t j = 0; j < p->lane.dim; j++) {
-        const sn_group_norm *s = &rn->stats[pn.g.group + j * p->lane.group_stride];
-        l.shift[j] = s->shift;
-        l.mean[j] = s->mean;
-        l.rstd[j] = s->rstd;
+    for (ptrdiff_t item = begin; item < end; item++) {
+        ptrdiff_t index, u;
+        sn_split_item(rn, p->outer_count, item, &index, &u);
+        panel pn = sn_panel_at(rn->job, index);
+        for (ptrdiff_t j = 0; j < p->lane.dim; j++) {
+            const sn_group_norm *s = &rn->stats[pn.g.group + j * p->lane.group_stride];
+            l.shift[j] = s->shift;
+            l.mean[j] = s->mean;
+            l.rstd[j] = s->rstd;
+        }
+        ptrdiff_t first = (u % rn->blocks) * rn->unit_rows;
+        ptrdiff_t last = min_ptrdiff(first + rn->unit_rows, p->run_length);
+        int folded = fold_run(rn, &pn, u / rn->blocks, last - first, &l);
+        panel_normalize_part(rn, &pn, u / rn->blocks, first, last, &l, folded, NULL);
     }
-    ptrdiff_t begin = (u % rn->blocks) * rn->unit_rows;
-    ptrdiff_t end = min_ptrdiff(begin + rn->unit_rows, p->run_length);
-    int folded = fold_run(rn, &pn, u / rn->blocks, end - begin, &l);
-    panel_normalize_part(rn, &pn, u / rn->blocks, begin, end, &l, folded, NULL);
 }
 

@@ -376,10 +376,8 @@ static void regular_batch_task(const run *rn, const sn_offsets *g, ptrdiff_t cou
  * chain of dependent scalar steps (reductions, divisions, a square root);
  * doing the loads of the next groups before those chains lets them overlap.
  * Every group is computed exactly as group_task computes it. */
-void sn_rows_batch_task(void *context, ptrdiff_t batch, int thread)
+static void batch_task(run *rn, ptrdiff_t batch)
 {
-    (void)thread;
-    run *rn = context;
     const sn_norm_job *job = rn->job;
     const sn_plan *p = &job->plan;
     ptrdiff_t first = batch * rn->batch, count = min_ptrdiff(rn->batch, p->groups - first);
@@ -424,6 +422,13 @@ void sn_rows_batch_task(void *context, ptrdiff_t batch, int thread)
         normalize_run_part(rn, &g[i], 0, 0, p->run_length, &s[i], NULL);
 }
 
+void sn_rows_batches(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
+{
+    (void)thread;
+    for (ptrdiff_t batch = begin; batch < end; batch++)
+        batch_task(rn, batch);
+}
+
 /* Split groups: fewer groups than threads. Phase 1 computes every unit's
  * moments in parallel; a serial pass merges them in unit order (the order of
  * group_task, so results do not depend on the thread count); phase 2
@@ -439,17 +444,18 @@ void sn_rows_split_moments_task(void *context, ptrdiff_t item, int thread)
     rn->partial[g * rn->units + u] = unit_moments(rn, &go, u, rn->shifts[g], NULL);
 }
 
-void sn_rows_split_normalize_task(void *context, ptrdiff_t item, int thread)
+void sn_rows_split_normalize(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
 {
     (void)thread;
-    run *rn = context;
-    ptrdiff_t g, u;
-    sn_split_item(rn, rn->job->plan.groups, item, &g, &u);
-    ptrdiff_t begin = (u % rn->blocks) * SN_ROW_BLOCK;
-    sn_offsets go;
-    outer_position(&rn->job->plan, g, &go);
-    normalize_run_part(rn, &go, u / rn->blocks, begin,
-                       min_ptrdiff(begin + SN_ROW_BLOCK, rn->job->plan.run_length),
-                       &rn->stats[g], NULL);
+    for (ptrdiff_t item = begin; item < end; item++) {
+        ptrdiff_t g, u;
+        sn_split_item(rn, rn->job->plan.groups, item, &g, &u);
+        ptrdiff_t first = (u % rn->blocks) * SN_ROW_BLOCK;
+        sn_offsets go;
+        outer_position(&rn->job->plan, g, &go);
+        normalize_run_part(rn, &go, u / rn->blocks, first,
+                           min_ptrdiff(first + SN_ROW_BLOCK, rn->job->plan.run_length),
+                           &rn->stats[g], NULL);
+    }
 }
 
