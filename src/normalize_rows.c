@@ -324,8 +324,17 @@ static int same_parameters(const run *rn, const sn_offsets *g, ptrdiff_t count)
     return 1;
 }
 
-/* A regular batch (regular_batch): its rows' statistics side by side, then
- * each row's constants right before its normalization by the row kernel,
+/* Whether the groups are whole rows along one outer axis, unmasked (layer
+ * norm's rows, once merged): every batch of them is regular. */
+static int rows_along_one_axis(const sn_plan *p)
+{
+    return p->path == SN_PATH_ROWS && p->outer_rank == 1 && !p->seq_lens;
+}
+
+/* A regular batch (regular_batch) whose rows do not lie along one axis, or
+ * in the statistics and apply modes (else the rows_norm kernel takes them,
+ * sn_rows_batches, with the same steps): its rows' statistics side by side,
+ * then each row's constants right before its normalization by the row kernel,
  * called directly, as normalize_run_part would call it (a row's output
  * does not wait for the batch's last square root, and the general run's
  * bookkeeping, some 200 instructions a row, is skipped). Against the
@@ -382,11 +391,9 @@ static void batch_task(run *rn, ptrdiff_t batch)
     const sn_plan *p = &job->plan;
     ptrdiff_t first = batch * rn->batch, count = min_ptrdiff(rn->batch, p->groups - first);
     sn_offsets g[SN_ROWS_BATCH];
-    if (p->path == SN_PATH_ROWS && p->outer_rank == 1 && !p->seq_lens) {
-        /* Rows along one axis (layer norm's, once merged), unmasked: a
-         * regular batch, its offsets without positions or checks (a third
-         * of the task's instructions; layer norm [3200,512], [4096,256]
-         * and [3000,768] 0.95-0.98 of the time, in cache 0.97-0.99). */
+    if (rows_along_one_axis(p)) {
+        /* Rows along one axis, in the statistics and apply modes: a regular
+         * batch, its offsets without positions or checks. */
         const sn_axis *a = &p->outer[0];
         for (ptrdiff_t i = 0; i < count; i++)
             g[i] = (sn_offsets){ (first + i) * a->x_stride, (first + i) * a->y_stride,
@@ -422,9 +429,42 @@ static void batch_task(run *rn, ptrdiff_t batch)
         normalize_run_part(rn, &g[i], 0, 0, p->run_length, &s[i], NULL);
 }
 
+/* Batches [begin, end). Rows along one unmasked axis, fused: the rows_norm
+ * kernel takes them all, batch by batch as batch_task would. */
 void sn_rows_batches(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
 {
     (void)thread;
+    const sn_norm_job *job = rn->job;
+    const sn_plan *p = &job->plan;
+    if (rows_along_one_axis(p) && rn->mode == MODE_FUSED) {
+        const sn_axis *a = &p->outer[0];
+        const ptrdiff_t first = begin * rn->batch;
+        const ptrdiff_t rows = min_ptrdiff(end * rn->batch, p->groups) - first;
+        const int shared = (!job->scale && !job->bias) ||
+                           (run_axis(p)->param_stride == 1 && a->param_stride == 0);
+        const sn_rows_work w = {
+            .x = job->x + first * a->x_stride,
+            .x_stride = a->x_stride,
+            .y = job->y + first * a->y_stride,
+            .y_stride = a->y_stride,
+            .rows = (size_t)rows,
+            .n = (size_t)p->run_length,
+            .batch = (size_t)rn->batch,
+            .together = shared && together_pays(rn),
+            .stream = rn->stream,
+            .epsilon = job->epsilon,
+            .scale = job->scale ? job->scale + first * a->param_stride : NULL,
+            .bias = job->bias ? job->bias + first * a->param_stride : NULL,
+            .param_stride = a->param_stride,
+            .param_step = run_axis(p)->param_stride,
+            /* Groups along the one axis that is not reduced are numbered 0, 1, ... */
+            .mean = job->mean_out ? job->mean_out + first : NULL,
+            .rstd = job->rstd_out ? job->rstd_out + first : NULL,
+        };
+        if (rows > 0)
+            job->kernels->rows_norm_f32(&w);
+        return;
+    }
     for (ptrdiff_t batch = begin; batch < end; batch++)
         batch_task(rn, batch);
 }

@@ -221,6 +221,7 @@ SN_INLINE void row_deviation_sums(const float *x, size_t n, float shift, float c
 }
 
 SN_DEFINE_ROW_MOMENTS(avx2)
+SN_DEFINE_ROWS_NORM(avx2)
 
 /* Pass 2 of 8 columns, column j's deviations multiplied by scale[j]: row
  * pairs go to two accumulators per kind, SN_PASS2_TERMS pairs per chunk. */

@@ -204,6 +204,7 @@ SN_INLINE void row_deviation_sums(const float *x, size_t n, float shift, float c
 }
 
 SN_DEFINE_ROW_MOMENTS(avx512)
+SN_DEFINE_ROWS_NORM(avx512)
 
 /* Pass 2 of 16 columns, column j's deviations multiplied by scale[j]: row
  * pairs go to two accumulators per kind, SN_PASS2_TERMS pairs per chunk. */

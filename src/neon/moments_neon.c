@@ -171,6 +171,7 @@ static inline void row_deviation_sums(const float *x, size_t n, float shift, flo
 }
 
 SN_DEFINE_ROW_MOMENTS(neon)
+SN_DEFINE_ROWS_NORM(neon)
 
 /* Provisional centers of four columns: the float sum over rows, divided in
  * double and rounded once to float, as the scalar kernel does. */

@@ -108,6 +108,7 @@ static inline void row_deviation_sums(const float *x, size_t n, float shift, flo
 }
 
 SN_DEFINE_ROW_MOMENTS(scalar)
+SN_DEFINE_ROWS_NORM(scalar)
 
 /* Pass 2 of one column, in float partials of SN_PASS2_TERMS rows. */
 static void column_sums(const float *x, ptrdiff_t stride, size_t rows, float shift,
