@@ -48,6 +48,14 @@ static inline int sn_rows_in_cache(const sn_plan *p)
 {
     return (double)p->groups * (double)p->reduce_count * sizeof(float) <= SN_ROWS_IN_CACHE_BYTES;
 }
+
+/* Runs of `length` elements that fill a batch from memory: SN_ROWS_BATCH_BYTES
+ * of them, 1 to SN_ROWS_BATCH. */
+static inline ptrdiff_t sn_rows_filling_batch(ptrdiff_t length)
+{
+    ptrdiff_t fit = SN_ROWS_BATCH_BYTES / ((ptrdiff_t)sizeof(float) * length);
+    return fit < 1 ? 1 : fit > SN_ROWS_BATCH ? SN_ROWS_BATCH : fit;
+}
 /* COLUMNS: rows one unit of a panel reduces. Each unit takes its centers
  * from its first SN_COL_CENTER_ROWS rows (reading those twice costs 6% of a
  * 256-row unit, 25% of a 64-row one), and each unit's moments are finished

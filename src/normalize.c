@@ -310,10 +310,7 @@ static sn_status run_job(run *rn)
     if (split) {
         status = run_split(rn, threads);
     } else if (p->path == SN_PATH_ROWS && rn->units == 1) {
-        ptrdiff_t fit = SN_ROWS_BATCH_BYTES / ((ptrdiff_t)sizeof(float) * p->run_length);
-        if (sn_rows_in_cache(p))
-            fit = SN_ROWS_BATCH;
-        rn->batch = fit < 1 ? 1 : fit > SN_ROWS_BATCH ? SN_ROWS_BATCH : fit;
+        rn->batch = sn_rows_in_cache(p) ? SN_ROWS_BATCH : sn_rows_filling_batch(p->run_length);
         normalize_for(rn, (owners + rn->batch - 1) / rn->batch, threads, sn_rows_batches, 1);
     } else {
         normalize_for(rn, owners, threads, columns ? sn_columns_range : sn_rows_range, 0);

@@ -246,10 +246,7 @@ void sn_rows_range(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
     if (begin >= end)
         return;
     const int side_by_side = units_side_by_side(rn), together = runs_together(rn);
-    const ptrdiff_t fit = SN_ROWS_BATCH_BYTES / ((ptrdiff_t)sizeof(float) * p->run_length);
-    const ptrdiff_t step = together ? SN_ROWS_BATCH
-                           : fit < 1 ? 1
-                                     : min_ptrdiff(fit, SN_ROWS_BATCH);
+    const ptrdiff_t step = together ? SN_ROWS_BATCH : sn_rows_filling_batch(p->run_length);
     sn_offsets g, next;
     outer_position(p, begin, &g);
     float shift = sn_group_shift(job, &g), next_shift = 0.0f;
@@ -324,20 +321,24 @@ static int regular_batch(const run *rn, const sn_offsets *g, ptrdiff_t count, pt
     return 1;
 }
 
-/* Whether the batch's rows share one parameter array along the row (a
- * parameter per element: layer norm's scale and bias), or have none: then
- * rows_normalize can normalize them together. */
-static int same_parameters(const run *rn, const sn_offsets *g, ptrdiff_t count)
+/* Whether rows share one parameter array along the row (a parameter per
+ * element: layer norm's scale and bias), or have none, given whether their
+ * parameter offsets differ: then rows_normalize can normalize them together. */
+static int parameters_shared(const run *rn, int offsets_differ)
 {
     const sn_norm_job *job = rn->job;
     if (!job->scale && !job->bias)
         return 1;
-    if (run_axis(&job->plan)->param_stride != 1)
-        return 0;
+    return run_axis(&job->plan)->param_stride == 1 && !offsets_differ;
+}
+
+/* parameters_shared for the batch's rows at g. */
+static int same_parameters(const run *rn, const sn_offsets *g, ptrdiff_t count)
+{
+    int differ = 0;
     for (ptrdiff_t i = 1; i < count; i++)
-        if (g[i].param != g[0].param)
-            return 0;
-    return 1;
+        differ |= g[i].param != g[0].param;
+    return parameters_shared(rn, differ);
 }
 
 /* Whether the groups are whole rows along one outer axis, unmasked (layer
@@ -407,17 +408,6 @@ static void batch_task(run *rn, ptrdiff_t batch)
     const sn_plan *p = &job->plan;
     ptrdiff_t first = batch * rn->batch, count = min_ptrdiff(rn->batch, p->groups - first);
     sn_offsets g[SN_ROWS_BATCH];
-    if (rows_along_one_axis(p)) {
-        /* Rows along one axis, in the statistics and apply modes: a regular
-         * batch, its offsets without positions or checks. */
-        const sn_axis *a = &p->outer[0];
-        for (ptrdiff_t i = 0; i < count; i++)
-            g[i] = (sn_offsets){ (first + i) * a->x_stride, (first + i) * a->y_stride,
-                                 (first + i) * a->group_stride, (first + i) * a->param_stride,
-                                 -1, -1 };
-        regular_batch_task(rn, g, count, a->x_stride, a->y_stride);
-        return;
-    }
     for (ptrdiff_t i = 0; i < count; i++)
         outer_position(p, first + i, &g[i]);
     ptrdiff_t x_stride = 0, y_stride = 0;
@@ -456,8 +446,6 @@ void sn_rows_batches(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
         const sn_axis *a = &p->outer[0];
         const ptrdiff_t first = begin * rn->batch;
         const ptrdiff_t rows = min_ptrdiff(end * rn->batch, p->groups) - first;
-        const int shared = (!job->scale && !job->bias) ||
-                           (run_axis(p)->param_stride == 1 && a->param_stride == 0);
         const sn_rows_work w = {
             .x = job->x + first * a->x_stride,
             .x_stride = a->x_stride,
@@ -466,7 +454,7 @@ void sn_rows_batches(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
             .rows = (size_t)rows,
             .n = (size_t)p->run_length,
             .batch = (size_t)rn->batch,
-            .together = shared && together_pays(rn),
+            .together = parameters_shared(rn, a->param_stride != 0) && together_pays(rn),
             .stream = rn->stream,
             .epsilon = job->epsilon,
             .scale = job->scale ? job->scale + first * a->param_stride : NULL,
@@ -477,8 +465,7 @@ void sn_rows_batches(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
             .mean = job->mean_out ? job->mean_out + first : NULL,
             .rstd = job->rstd_out ? job->rstd_out + first : NULL,
         };
-        if (rows > 0)
-            job->kernels->rows_norm_f32(&w);
+        job->kernels->rows_norm_f32(&w);
         return;
     }
     for (ptrdiff_t batch = begin; batch < end; batch++)
