@@ -172,6 +172,14 @@ static const shape_case multi_axis_shapes[] = {
     { "columns-split", 3, { 1, 3000, 40 }, 2, 4, TU_DENSE, SN_PATH_COLUMNS, 4, NULL },
     { "masked-rows", 3, { 4, 40, 24 }, 6, 4, TU_DENSE, SN_PATH_ROWS, 0, "BTF" },
     { "masked-columns", 3, { 4, 40, 24 }, 2, 4, TU_DENSE, SN_PATH_COLUMNS, 0, "BTF" },
+    /* Parameters along the row and across rows: rows one stride apart that
+     * must not be normalized together with one row's parameters (in cache,
+     * and beyond it, where each row is normalized alone). */
+    { "rows-params-per-row", 2, { 8, 64 }, 2, 3, TU_DENSE, SN_PATH_ROWS, 0, NULL },
+    { "rows-params-per-row-large", 2, { 600, 512 }, 2, 3, TU_DENSE, SN_PATH_ROWS, 0, NULL },
+    /* The same over two outer axes that cannot merge (parameters over the
+     * inner one only): rows one stride apart within a batch. */
+    { "rows-params-per-row-2", 3, { 3, 5, 64 }, 4, 6, TU_DENSE, SN_PATH_ROWS, 0, NULL },
 };
 #define MULTI_AXIS_SHAPES ((int)(sizeof multi_axis_shapes / sizeof multi_axis_shapes[0]))
 
