@@ -148,6 +148,18 @@ sn_status call_norm(const Workspace &ws, const NormConfig &c, float epsilon)
     return sn_norm(&x, &y, &o);
 }
 
+LayerNormPlan::LayerNormPlan(const Workspace &ws, float epsilon)
+{
+    sn_tensor shape = sn_tensor_dense(nullptr, SN_FLOAT32, static_cast<int>(ws.dims.size()), ws.dims.data());
+    sn_norm_options o = SN_NORM_DEFAULTS;
+    o.axes = 1u << (ws.dims.size() - 1);
+    o.epsilon = epsilon;
+    o.scale = ws.scale.get();
+    o.bias = ws.bias.get();
+    status_ = sn_norm_plan_create(&shape, &shape, &o, &plan_);
+    arrays_ = {ws.x.get(), ws.y.get(), ws.scale.get(), ws.bias.get(), nullptr, nullptr, nullptr};
+}
+
 sn_batch_norm_options batch_norm_options(const char *layout)
 {
     sn_batch_norm_options o = sn_batch_norm_defaults(SN_BATCH_NORM_CURRENT);

@@ -95,6 +95,25 @@ std::size_t norm_param_count(const NormConfig &c, const Dims &dims);
 // sn_norm with c on ws.x into ws.y, with ws.scale and ws.bias.
 sn_status call_norm(const Workspace &ws, const NormConfig &c, float epsilon);
 
+// Layer norm over the last axis of ws with ws.scale and ws.bias, planned once
+// (sn_norm_plan_create) as a model's layer would be: run() executes the plan,
+// sn_layer_norm_f32's computation without its per-call checks and planning.
+// Make it after the workspace's parameters are in place (ensure_params).
+class LayerNormPlan {
+public:
+    LayerNormPlan(const Workspace &ws, float epsilon);
+    ~LayerNormPlan() { sn_norm_plan_destroy(plan_); }
+    LayerNormPlan(const LayerNormPlan &) = delete;
+    LayerNormPlan &operator=(const LayerNormPlan &) = delete;
+    sn_status status() const { return status_; }
+    sn_status run() const { return sn_norm_plan_execute(plan_, &arrays_); }
+
+private:
+    sn_norm_plan *plan_ = nullptr;
+    sn_norm_arrays arrays_{};
+    sn_status status_;
+};
+
 // sn_batch_norm's preset "current" with this layout.
 sn_batch_norm_options batch_norm_options(const char *layout);
 

@@ -22,7 +22,9 @@
 // outputs agree within 1e-4 absolute.
 //
 // Cases (epsilon 1e-5 for both libraries everywhere)
-//   layer_norm          [R,F] over F with scale and shift: sn_layer_norm_f32 /
+//   layer_norm          [R,F] over F with scale and shift: sn_layer_norm_f32's
+//                       call planned once outside the timed loop, as oneDNN's
+//                       primitive is (LayerNormPlan: sn_norm_plan_execute) /
 //                       layer_normalization_forward, forward_inference, ab,
 //                       use_scale|use_shift
 //   batch_norm_{infer,train}_{BTF,BFSS}
@@ -116,7 +118,7 @@ Case base(const char *id, const Dims &shape, const Dims &view, Sn sn)
 Case layer_norm(std::ptrdiff_t rows, std::ptrdiff_t features)
 {
     Case c = base("layer_norm", {rows, features}, {rows, features}, Sn::layer_norm);
-    c.sn_label = "sn_layer_norm_f32, scale and bias";
+    c.sn_label = "sn_layer_norm_f32 planned (sn_norm_plan_execute), scale and bias";
     c.dnnl = Dnnl::layer_norm;
     c.dnnl_dims = c.shape;
     c.dnnl_label = "layer_normalization_forward, forward_inference, use_scale|use_shift";
@@ -381,8 +383,17 @@ void bm_simdnorm(benchmark::State &state, const Case *c, int threads)
             return;
         }
     }
+    std::unique_ptr<LayerNormPlan> plan;
+    if (c->sn == Sn::layer_norm) {
+        plan.reset(new LayerNormPlan(*ws, kEpsilon));
+        if (plan->status() != SN_OK) {
+            state.SkipWithError(status_text(plan->status()).c_str());
+            sn_set_num_threads(0);
+            return;
+        }
+    }
     state.SetLabel(std::string(c->sn_label) + " [" + sn_isa_name(sn_get_isa()) + "]");
-    timed_loop(state, *ws, threads, [&] { return run_simdnorm(*c, *ws) == SN_OK; });
+    timed_loop(state, *ws, threads, [&] { return (plan ? plan->run() : run_simdnorm(*c, *ws)) == SN_OK; });
     sn_set_num_threads(0);
 }
 

@@ -9,6 +9,8 @@
 //
 // Layers (every one out of place, with scale and bias, epsilon 1e-6)
 //   layer_norm         sn_layer_norm_f32 over the last axis of [rows, features]
+//   layer_norm planned the same computation planned once before the timed loop
+//                      (sn_norm_plan_create), each call sn_norm_plan_execute
 //   norm F             sn_norm, layout "BTF", axes "F", params over F (layer norm)
 //   norm TF            sn_norm, layout "BTF", axes "TF", params over F (group norm,
 //                      one group)
@@ -109,6 +111,8 @@ struct Layer {
     // The row's own --benchmark_min_time default (0: the global 0.2 s); a
     // --benchmark_min_time on the command line applies to every row.
     double min_time = 0.0;
+    // run_layer_norm's call planned once before the loop (LayerNormPlan).
+    bool planned = false;
 };
 
 sn_status run_layer_norm(const Layer &, const Workspace &ws)
@@ -151,6 +155,8 @@ const Layer kLayers[] = {
     // Over the last axis, with scale and bias.
     {"layer_norm", run_layer_norm,
      {{8192, 256}, {8192, 768}, {8192, 1024}, {2048, 4096}, {64, 65536}, {1, 768}}, {}},
+    // Small calls, whose time is half fixed cost, also as a model calls them.
+    {"layer_norm planned", run_layer_norm, {{1, 768}, {4, 768}}, {}, {}, 0.0, true},
     // sn_norm on [B,T,F]: layer norm, group norm with one group, instance norm over T.
     {"norm F", run_norm, {{32, 200, 512}}, norm_text("BTF", "F", "F")},
     {"norm TF", run_norm, {{32, 200, 512}}, norm_text("BTF", "TF", "F")},
@@ -188,15 +194,21 @@ void bm_layer(benchmark::State &state, const Layer *layer, sn_isa isa, Dims dims
         status = sn_set_isa(isa);
     if (status == SN_OK)
         status = sn_set_num_threads(threads);
+    std::unique_ptr<LayerNormPlan> plan;
+    if (status == SN_OK && layer->planned) {
+        plan.reset(new LayerNormPlan(ws, kEpsilon));
+        status = plan->status();
+    }
+    auto call = [&] { return plan ? plan->run() : layer->run(*layer, ws); };
     if (status == SN_OK)
-        status = layer->run(*layer, ws);  // warm-up: pages, caches, the OpenMP pool
+        status = call();  // warm-up: pages, caches, the OpenMP pool
     if (status != SN_OK) {
         state.SkipWithError(status_text(status).c_str());
         sn_set_isa(SN_ISA_AUTO);
         sn_set_num_threads(0);
         return;
     }
-    timed_loop(state, ws, threads, [&] { return layer->run(*layer, ws) == SN_OK; });
+    timed_loop(state, ws, threads, [&] { return call() == SN_OK; });
     sn_set_isa(SN_ISA_AUTO);
     sn_set_num_threads(0);
 }

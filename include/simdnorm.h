@@ -77,15 +77,18 @@ typedef enum sn_status {
                                   preset without masked_time set explicitly */
     SN_ERR_CORRECTION,       /**< variance correction negative or NaN */
     SN_ERR_MASK_MODE,        /**< not an sn_mask_mode */
+    SN_ERR_PLAN_MISMATCH,    /**< scale, bias or seq_lens given to a plan's execution where
+                                  the plan was made without it, or the other way round */
     SN_STATUS_COUNT          /**< number of status codes (not a status) */
 } sn_status;
 
 /** A short English sentence for a status; never NULL. */
 SN_API const char *sn_status_string(sn_status status);
-/** Details of the calling thread's last call to sn_norm, sn_layer_norm,
- *  sn_batch_norm, sn_batch_norm_init or sn_axes_parse when it failed with an
- *  error that has them (the offending text of an axis description or layout,
- *  the bad sequence length, ...); "" otherwise. */
+/** Details of the calling thread's last call to sn_norm, sn_norm_plan_create,
+ *  sn_norm_plan_execute, sn_layer_norm, sn_batch_norm, sn_batch_norm_init or
+ *  sn_axes_parse when it failed with an error that has them (the offending
+ *  text of an axis description or layout, the bad sequence length, ...); ""
+ *  otherwise. */
 SN_API const char *sn_last_error_detail(void);
 
 /** The library's version string, e.g. "0.1.0" (the shared library's, which may
@@ -245,6 +248,49 @@ typedef struct sn_norm_options {
  * SN_MASK_ZERO). Same aliasing and error rules as sn_layer_norm.
  */
 SN_API sn_status sn_norm(const sn_tensor *x, const sn_tensor *y, const sn_norm_options *options);
+
+/* ------------------------------------------------------- planned calls */
+
+/** An sn_norm call validated and planned once, to be executed on many arrays
+ *  of the same shapes and strides (a model's layer called step after step):
+ *  each execution skips the checks of shapes, axes and options and the
+ *  planning, about a third of a call on a few rows. Immutable once made:
+ *  several threads may execute one plan at the same time. */
+typedef struct sn_norm_plan sn_norm_plan;
+
+/**
+ * Plans sn_norm(x, y, options): x and y give the dims and strides (their data
+ * pointers are not read), options everything else. Of the options' arrays
+ * only whether scale, bias and seq_lens are given is kept, not where they
+ * are: executions pass them. Fails as sn_norm would on the same arguments,
+ * but for the checks that need the arrays (sn_norm_plan_execute makes them);
+ * then *plan is NULL. Release the plan with sn_norm_plan_destroy.
+ */
+SN_API sn_status sn_norm_plan_create(const sn_tensor *x, const sn_tensor *y,
+                                     const sn_norm_options *options, sn_norm_plan **plan);
+
+/** The arrays of one execution of a plan. */
+typedef struct sn_norm_arrays {
+    const void *x;         /**< laid out as the plan's x */
+    void *y;               /**< laid out as the plan's y; may be x (in place) */
+    const float *scale;    /**< given exactly when planned with a scale */
+    const float *bias;     /**< given exactly when planned with a bias */
+    float *mean;           /**< optional output, as sn_norm_options.mean (any execution) */
+    float *rstd;           /**< optional output, as sn_norm_options.rstd (any execution) */
+    const int *seq_lens;   /**< given exactly when planned with seq_lens */
+} sn_norm_arrays;
+
+/**
+ * sn_norm on these arrays with the plan's shapes and options: the same
+ * results, bit for bit. Checks what the plan could not: NULL data of a
+ * non-empty x or y (SN_ERR_NULL_POINTER), scale, bias and seq_lens given as
+ * planned (SN_ERR_PLAN_MISMATCH), the sequence lengths' values
+ * (SN_ERR_SEQ_LENS) and aliasing (SN_ERR_ALIAS); on error nothing is written.
+ */
+SN_API sn_status sn_norm_plan_execute(const sn_norm_plan *plan, const sn_norm_arrays *arrays);
+
+/** Frees a plan; NULL is allowed. */
+SN_API void sn_norm_plan_destroy(sn_norm_plan *plan);
 
 /* ----------------------------------------------------- batch norm */
 

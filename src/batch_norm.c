@@ -187,10 +187,12 @@ sn_status sn_batch_norm(const sn_tensor *x, const sn_tensor *y, sn_batch_norm_st
     int sampling = training || o->force_sample;
     int need_batch = update || (sampling && o->use_sample != 1.0f);
 
-    sn_norm_job job;
+    sn_plan plan;
     unsigned feature_bit = 1u << feature, all = (1u << x->rank) - 1u;
-    sn_plan_build(x, y, all & ~feature_bit, feature_bit, batch >= 0 ? seq_lens : NULL, batch,
-                  time, 0, &job.plan);
+    sn_plan_build(x, y, all & ~feature_bit, feature_bit, batch >= 0, batch, time, 0, &plan);
+    sn_norm_job job;
+    job.plan = &plan;
+    job.seq_lens = batch >= 0 ? seq_lens : NULL;
     job.kernels = sn_active_kernels();
     job.x = x->data;
     job.y = y->data;

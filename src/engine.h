@@ -130,15 +130,17 @@ static inline void run_position(const sn_plan *p, ptrdiff_t r, sn_offsets *o)
 
 /* How many leading elements of a run (of the group at `group`, run at `at`)
  * are valid frames: all of them without masking. */
-static inline ptrdiff_t valid_length(const sn_plan *p, const sn_offsets *group, const sn_offsets *at)
+static inline ptrdiff_t valid_length(const sn_norm_job *job, const sn_offsets *group,
+                                     const sn_offsets *at)
 {
-    if (!p->seq_lens)
+    const sn_plan *p = job->plan;
+    if (!p->masked)
         return p->run_length;
     ptrdiff_t b = group->batch >= 0 ? group->batch : at->batch;
     ptrdiff_t t = group->time >= 0 ? group->time : at->time;
     if (b < 0)
         return p->run_length;
-    ptrdiff_t length = p->seq_lens[b];
+    ptrdiff_t length = job->seq_lens[b];
     if (run_axis(p)->mask_role == SN_MASK_ROLE_TIME)
         return min_ptrdiff(length, p->run_length);
     return t >= 0 && t >= length ? 0 : p->run_length;
@@ -176,8 +178,8 @@ float sn_group_shift_search(const sn_norm_job *job, const sn_offsets *g);
 /* The first valid element of the group: the shift K of its statistics. */
 SN_ENGINE_INLINE float sn_group_shift(const sn_norm_job *job, const sn_offsets *g)
 {
-    const sn_plan *p = &job->plan;
-    if (p->runs == 1 && !p->seq_lens) /* the common case, without the search */
+    const sn_plan *p = job->plan;
+    if (p->runs == 1 && !p->masked) /* the common case, without the search */
         return job->x[g->x];
     return sn_group_shift_search(job, g);
 }

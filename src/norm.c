@@ -1,5 +1,6 @@
 /* The generic normalization layer (RETURNN norm): validate, plan, run.
  * Layer normalization is one configuration of it (layer_norm.c). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "axes.h"
@@ -61,8 +62,9 @@ static sn_status resolve_params(const sn_norm_options *o, const sn_tensor *x, un
     return SN_OK;
 }
 
-static sn_status check_masking(const sn_norm_options *o, const sn_tensor *x, unsigned reduce,
-                               int *batch, int *time)
+/* The masking options; the lengths themselves come with each execution. */
+static sn_status check_masking(const sn_norm_options *o, unsigned reduce, int *batch,
+                               int *time)
 {
     *batch = *time = -1;
     if (!o->seq_lens || o->mask_mode == SN_MASK_IGNORE)
@@ -76,38 +78,33 @@ static sn_status check_masking(const sn_norm_options *o, const sn_tensor *x, uns
                        o->layout ? o->layout : "(none)");
     if ((reduce >> *batch & 1u) && !(reduce >> *time & 1u))
         return sn_fail(SN_ERR_MASK_LAYOUT, "batch axis reduced without the time axis");
-    for (ptrdiff_t b = 0; b < x->dims[*batch]; b++)
-        if (o->seq_lens[b] < 0 || o->seq_lens[b] > x->dims[*time])
-            return sn_fail(SN_ERR_SEQ_LENS, "seq_lens[%td] = %d, time dim is %td", b,
-                           o->seq_lens[b], x->dims[*time]);
     return SN_OK;
 }
 
-sn_status sn_norm_checked(const sn_tensor *x, const sn_tensor *y, unsigned reduce,
-                          unsigned params, const sn_norm_options *o, int batch, int time)
+void sn_norm_plan_fill(struct sn_norm_plan *p, const sn_tensor *x, const sn_tensor *y,
+                       unsigned reduce, unsigned params, const sn_norm_options *o, int batch,
+                       int time)
 {
-    sn_norm_job job;
-    sn_plan_build(x, y, reduce, params, batch >= 0 ? o->seq_lens : NULL, batch, time,
-                  o->mask_mode == SN_MASK_ZERO, &job.plan);
-    job.kernels = sn_active_kernels();
-    job.x = x->data;
-    job.y = y->data;
-    job.scale = o->scale;
-    job.bias = o->bias;
-    job.epsilon = o->epsilon;
-    job.mean_out = o->mean;
-    job.rstd_out = o->rstd;
-    return sn_run_norm(&job);
+    p->masked = batch >= 0;
+    sn_plan_build(x, y, reduce, params, p->masked, batch, time, o->mask_mode == SN_MASK_ZERO,
+                  &p->plan);
+    p->epsilon = o->epsilon;
+    p->scale = o->scale != NULL;
+    p->bias = o->bias != NULL;
+    p->seq_lens = o->seq_lens != NULL;
+    p->batch_dim = p->masked ? x->dims[batch] : 0;
+    p->time_dim = p->masked ? x->dims[time] : 0;
 }
 
-sn_status sn_norm(const sn_tensor *x, const sn_tensor *y, const sn_norm_options *options)
+/* sn_norm's checks of everything but the arrays, and the plan. */
+static sn_status plan_checked(const sn_tensor *x, const sn_tensor *y, const sn_norm_options *o,
+                              struct sn_norm_plan *p)
 {
-    sn_error_clear();
-    const sn_norm_options *o = options ? options : &default_options;
     sn_status status;
     if (!x || !y)
         return SN_ERR_NULL_POINTER;
-    if ((status = sn_check_tensor(x)) != SN_OK || (status = sn_check_tensor(y)) != SN_OK)
+    if ((status = sn_check_tensor_shape(x)) != SN_OK ||
+        (status = sn_check_tensor_shape(y)) != SN_OK)
         return status;
     if ((status = sn_check_same_dims(x, y)) != SN_OK)
         return status;
@@ -125,10 +122,91 @@ sn_status sn_norm(const sn_tensor *x, const sn_tensor *y, const sn_norm_options 
         return status;
     if (!sn_finite_nonnegative(o->epsilon))
         return SN_ERR_EPSILON;
-    if ((status = check_masking(o, x, reduce, &batch, &time)) != SN_OK)
+    if ((status = check_masking(o, reduce, &batch, &time)) != SN_OK)
         return status;
-    if ((status = sn_check_output(x, y)) != SN_OK)
+    if ((status = sn_views_of(x, y, &p->views)) != SN_OK)
+        return status;
+    sn_norm_plan_fill(p, x, y, reduce, params, o, batch, time);
+    return SN_OK;
+}
+
+/* An array given to an execution exactly when the plan was made with it. */
+static sn_status check_given(const void *array, int planned, const char *name)
+{
+    if ((array != NULL) == planned)
+        return SN_OK;
+    return sn_fail(SN_ERR_PLAN_MISMATCH, "%s %s", name,
+                   planned ? "planned but not given" : "given but not planned");
+}
+
+sn_status sn_norm_plan_run(const struct sn_norm_plan *p, const sn_norm_arrays *a)
+{
+    if (p->views.y_bytes && (!a->x || !a->y))
+        return SN_ERR_NULL_POINTER;
+    sn_status status;
+    if ((status = check_given(a->scale, p->scale, "scale")) != SN_OK ||
+        (status = check_given(a->bias, p->bias, "bias")) != SN_OK ||
+        (status = check_given(a->seq_lens, p->seq_lens, "seq_lens")) != SN_OK)
+        return status;
+    for (ptrdiff_t b = 0; p->masked && b < p->batch_dim; b++)
+        if (a->seq_lens[b] < 0 || a->seq_lens[b] > p->time_dim)
+            return sn_fail(SN_ERR_SEQ_LENS, "seq_lens[%td] = %d, time dim is %td", b,
+                           a->seq_lens[b], p->time_dim);
+    if ((status = sn_check_views(&p->views, a->x, a->y)) != SN_OK)
         return status;
 
-    return sn_norm_checked(x, y, reduce, params, o, batch, time);
+    sn_norm_job job;
+    job.plan = &p->plan;
+    job.seq_lens = p->masked ? a->seq_lens : NULL;
+    job.kernels = sn_active_kernels();
+    job.x = a->x;
+    job.y = a->y;
+    job.scale = a->scale;
+    job.bias = a->bias;
+    job.epsilon = p->epsilon;
+    job.mean_out = a->mean;
+    job.rstd_out = a->rstd;
+    return sn_run_norm(&job);
+}
+
+sn_status sn_norm(const sn_tensor *x, const sn_tensor *y, const sn_norm_options *options)
+{
+    sn_error_clear();
+    const sn_norm_options *o = options ? options : &default_options;
+    struct sn_norm_plan plan;
+    sn_status status = plan_checked(x, y, o, &plan);
+    if (status != SN_OK)
+        return status;
+    sn_norm_arrays arrays = { x->data, y->data, o->scale, o->bias, o->mean, o->rstd, o->seq_lens };
+    return sn_norm_plan_run(&plan, &arrays);
+}
+
+sn_status sn_norm_plan_create(const sn_tensor *x, const sn_tensor *y,
+                              const sn_norm_options *options, sn_norm_plan **plan)
+{
+    sn_error_clear();
+    if (!plan)
+        return SN_ERR_NULL_POINTER;
+    *plan = NULL;
+    struct sn_norm_plan made;
+    sn_status status = plan_checked(x, y, options ? options : &default_options, &made);
+    if (status != SN_OK)
+        return status;
+    if (!(*plan = malloc(sizeof made)))
+        return SN_ERR_OUT_OF_MEMORY;
+    memcpy(*plan, &made, sizeof made);
+    return SN_OK;
+}
+
+sn_status sn_norm_plan_execute(const sn_norm_plan *plan, const sn_norm_arrays *arrays)
+{
+    sn_error_clear();
+    if (!plan || !arrays)
+        return SN_ERR_NULL_POINTER;
+    return sn_norm_plan_run(plan, arrays);
+}
+
+void sn_norm_plan_destroy(sn_norm_plan *plan)
+{
+    free(plan);
 }

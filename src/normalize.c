@@ -176,7 +176,7 @@ void sn_split_item(const run *rn, ptrdiff_t owners, ptrdiff_t item, ptrdiff_t *o
 static sn_status run_split(run *rn, int threads)
 {
     const sn_norm_job *job = rn->job;
-    const sn_plan *p = &job->plan;
+    const sn_plan *p = job->plan;
     int columns = p->path == SN_PATH_COLUMNS;
     ptrdiff_t owners = p->outer_count, width = columns ? p->lane.dim : 1;
     ptrdiff_t items = owners * rn->units;
@@ -244,7 +244,7 @@ static sn_status empty_groups(run *rn)
     const sn_norm_job *job = rn->job;
     sn_moments none = sn_moments_empty();
     int outputs = rn->mode == MODE_STATS || job->mean_out || job->rstd_out;
-    for (ptrdiff_t g = 0; outputs && g < job->plan.groups; g++) {
+    for (ptrdiff_t g = 0; outputs && g < job->plan->groups; g++) {
         if (rn->mode == MODE_STATS)
             rn->moments_out[g] = (sn_group_moments){ 0.0f, none };
         else if (rn->mode == MODE_FUSED)
@@ -259,7 +259,7 @@ static sn_status empty_groups(run *rn)
 static sn_status run_job(run *rn)
 {
     const sn_norm_job *job = rn->job;
-    const sn_plan *p = &job->plan;
+    const sn_plan *p = job->plan;
     if (p->groups == 0)
         return SN_OK;
     if (p->reduce_count == 0)
@@ -345,7 +345,7 @@ static int off_line(const float *a)
 static sn_status execute(run *rn)
 {
     const sn_norm_job *job = rn->job;
-    const sn_plan *p = &job->plan;
+    const sn_plan *p = job->plan;
     ptrdiff_t extent = param_extent(p);
     size_t bytes = sn_line_bytes((size_t)extent * sizeof(float));
     if (rn->mode == MODE_STATS || !(off_line(job->scale) || off_line(job->bias)) ||

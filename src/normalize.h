@@ -10,7 +10,8 @@
 #include "plan.h"
 
 typedef struct sn_norm_job {
-    sn_plan plan;
+    const sn_plan *plan;
+    const int *seq_lens; /* [B] with a masked plan, else NULL */
     const sn_kernels *kernels;
     const float *x;
     float *y;

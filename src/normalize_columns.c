@@ -39,30 +39,31 @@ lanes sn_lanes_at(void *memory, ptrdiff_t count)
 panel sn_panel_at(const sn_norm_job *job, ptrdiff_t index)
 {
     panel pn;
-    outer_position(&job->plan, index, &pn.g);
+    outer_position(job->plan, index, &pn.g);
     pn.x = job->x + pn.g.x;
     pn.y = job->y + pn.g.y;
     return pn;
 }
 
 /* Lanes from this one on are time steps past their sequence's end. */
-static ptrdiff_t first_padded_lane(const sn_plan *p, const panel *pn)
+static ptrdiff_t first_padded_lane(const sn_norm_job *job, const panel *pn)
 {
-    if (!p->seq_lens || p->lane.mask_role != SN_MASK_ROLE_TIME || pn->g.batch < 0)
+    const sn_plan *p = job->plan;
+    if (!p->masked || p->lane.mask_role != SN_MASK_ROLE_TIME || pn->g.batch < 0)
         return p->lane.dim;
-    return min_ptrdiff(p->seq_lens[pn->g.batch], p->lane.dim);
+    return min_ptrdiff(job->seq_lens[pn->g.batch], p->lane.dim);
 }
 
 /* The first valid row of the panel: the per-lane shifts. */
 void sn_panel_shift(const sn_norm_job *job, const panel *pn, float *shift)
 {
-    const sn_plan *p = &job->plan;
+    const sn_plan *p = job->plan;
     size_t bytes = (size_t)p->lane.dim * sizeof *shift;
     memset(shift, 0, bytes);
     for (ptrdiff_t r = 0; r < p->runs; r++) {
         sn_offsets at;
         run_position(p, r, &at);
-        if (valid_length(p, &pn->g, &at) > 0) {
+        if (valid_length(job, &pn->g, &at) > 0) {
             memcpy(shift, pn->x + at.x, bytes);
             return;
         }
@@ -86,12 +87,12 @@ typedef struct unit_moments {
 static unit_moments unit_begin(const run *rn, const panel *pn, ptrdiff_t u, const float *shift,
                                const lanes *l)
 {
-    const sn_plan *p = &rn->job->plan;
+    const sn_plan *p = rn->job->plan;
     const ptrdiff_t width = p->lane.dim;
     sn_offsets at;
     run_position(p, u / rn->blocks, &at);
     ptrdiff_t begin = (u % rn->blocks) * rn->unit_rows;
-    ptrdiff_t end = min_ptrdiff(valid_length(p, &pn->g, &at), begin + rn->unit_rows);
+    ptrdiff_t end = min_ptrdiff(valid_length(rn->job, &pn->g, &at), begin + rn->unit_rows);
     unit_moments m = { pn->x + at.x + begin * run_axis(p)->x_stride, end - begin, 0, 0 };
     m.rows = m.rows > 0 ? m.rows : 0;
     m.centered = m.rows > SN_COL_CENTER_ROWS;
@@ -118,7 +119,7 @@ static void unit_gather(const run *rn, unit_moments *m, ptrdiff_t rows, const fl
 {
     if (!m->centered)
         return;
-    const sn_plan *p = &rn->job->plan;
+    const sn_plan *p = rn->job->plan;
     const ptrdiff_t stride = run_axis(p)->x_stride, width = p->lane.dim;
     rows = min_ptrdiff(rows, m->rows - m->done);
     if (rows > 0)
@@ -132,7 +133,7 @@ static void unit_gather(const run *rn, unit_moments *m, ptrdiff_t rows, const fl
 static void unit_end(const run *rn, const unit_moments *m, const float *shift, sn_moments *out,
                      const lanes *l)
 {
-    const sn_plan *p = &rn->job->plan;
+    const sn_plan *p = rn->job->plan;
     const sn_kernels *kernels = rn->job->kernels;
     const ptrdiff_t stride = run_axis(p)->x_stride, width = p->lane.dim;
     const double *sum_dev = l->sums, *sum_sq = l->sums + width;
@@ -199,7 +200,7 @@ static panel_moments panel_begin(const run *rn, const panel *pn, const lanes *l)
 /* Gathers about `rows` more rows (a unit's center rows come on top). */
 static void panel_gather(const run *rn, panel_moments *pm, ptrdiff_t rows, const lanes *l)
 {
-    const ptrdiff_t width = rn->job->plan.lane.dim;
+    const ptrdiff_t width = rn->job->plan->lane.dim;
     while (pm->unit < rn->units) {
         ptrdiff_t before = pm->current.done;
         unit_gather(rn, &pm->current, rows, l->shift_in, l);
@@ -231,7 +232,7 @@ static void panel_gather(const run *rn, panel_moments *pm, ptrdiff_t rows, const
 static int fold_run(const run *rn, const panel *pn, ptrdiff_t r, ptrdiff_t rows, const lanes *l)
 {
     const sn_norm_job *job = rn->job;
-    const sn_plan *p = &job->plan;
+    const sn_plan *p = job->plan;
     if (rows < SN_FOLD_MIN_ROWS || run_axis(p)->param_stride != 0)
         return 0;
     sn_offsets at;
@@ -255,12 +256,12 @@ static void panel_normalize_part(const run *rn, const panel *pn, ptrdiff_t r, pt
                                  ptrdiff_t end, const lanes *l, int folded, const float *ahead)
 {
     const sn_norm_job *job = rn->job;
-    const sn_plan *p = &job->plan;
+    const sn_plan *p = job->plan;
     const sn_axis *rows_axis = run_axis(p);
     sn_offsets at;
     run_position(p, r, &at);
-    ptrdiff_t stop = p->zero_masked ? min_ptrdiff(end, valid_length(p, &pn->g, &at)) : end;
-    ptrdiff_t lanes_kept = p->zero_masked ? first_padded_lane(p, pn) : p->lane.dim;
+    ptrdiff_t stop = p->zero_masked ? min_ptrdiff(end, valid_length(job, &pn->g, &at)) : end;
+    ptrdiff_t lanes_kept = p->zero_masked ? first_padded_lane(job, pn) : p->lane.dim;
     const float *x = pn->x + at.x + begin * rows_axis->x_stride;
     float *y = pn->y + at.y + begin * rows_axis->y_stride;
     ptrdiff_t param = pn->g.param + at.param + begin * rows_axis->param_stride;
@@ -287,8 +288,8 @@ static void panel_normalize_part(const run *rn, const panel *pn, ptrdiff_t r, pt
  * Returns whether the panel is to be normalized. */
 int sn_panel_finish(run *rn, const panel *pn, lanes *l)
 {
-    const sn_plan *p = &rn->job->plan;
-    for (ptrdiff_t j = first_padded_lane(p, pn); j < p->lane.dim; j++)
+    const sn_plan *p = rn->job->plan;
+    for (ptrdiff_t j = first_padded_lane(rn->job, pn); j < p->lane.dim; j++)
         l->total[j] = sn_moments_empty();
     if (rn->mode == MODE_STATS) {
         for (ptrdiff_t j = 0; j < p->lane.dim; j++)
@@ -319,7 +320,7 @@ static const float *next_rows(const run *rn, const panel_moments *pm, ptrdiff_t 
     const unit_moments *m = &pm->current;
     if (!rn->stream || pm->unit >= rn->units || !m->centered || m->done + rows > m->rows)
         return NULL;
-    return m->x + m->done * run_axis(&rn->job->plan)->x_stride;
+    return m->x + m->done * run_axis(rn->job->plan)->x_stride;
 }
 
 /* Panels [begin, end) on one thread. Each panel's moments are gathered while
@@ -329,7 +330,7 @@ static const float *next_rows(const run *rn, const panel_moments *pm, ptrdiff_t 
  * than gathering each panel's moments before normalizing it). */
 void sn_columns_range(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
 {
-    const sn_plan *p = &rn->job->plan;
+    const sn_plan *p = rn->job->plan;
     const ptrdiff_t width = p->lane.dim;
     lanes l = sn_lanes_at((char *)rn->scratch + (size_t)thread * sn_lanes_bytes(width), width);
     ptrdiff_t step = SN_COL_STEP_BYTES / ((ptrdiff_t)sizeof(float) * width);
@@ -379,8 +380,8 @@ void sn_columns_range(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
 void sn_columns_split_moments_task(void *context, ptrdiff_t item, int thread)
 {
     run *rn = context;
-    ptrdiff_t lanes_count = rn->job->plan.lane.dim, index, u;
-    sn_split_item(rn, rn->job->plan.outer_count, item, &index, &u);
+    ptrdiff_t lanes_count = rn->job->plan->lane.dim, index, u;
+    sn_split_item(rn, rn->job->plan->outer_count, item, &index, &u);
     panel pn = sn_panel_at(rn->job, index);
     lanes l = sn_lanes_at(rn->scratch + (size_t)thread * sn_lanes_bytes(lanes_count), lanes_count);
     panel_unit_moments(rn, &pn, u, rn->shifts + index * lanes_count,
@@ -389,7 +390,7 @@ void sn_columns_split_moments_task(void *context, ptrdiff_t item, int thread)
 
 void sn_columns_split_normalize(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
 {
-    const sn_plan *p = &rn->job->plan;
+    const sn_plan *p = rn->job->plan;
     lanes l = sn_lanes_at(rn->scratch + (size_t)thread * sn_lanes_bytes(p->lane.dim), p->lane.dim);
     for (ptrdiff_t item = begin; item < end; item++) {
         ptrdiff_t index, u;

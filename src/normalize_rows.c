@@ -7,7 +7,7 @@
 static const float *run_input(const sn_norm_job *job, const float *x, ptrdiff_t length,
                               float *scratch)
 {
-    const sn_plan *p = &job->plan;
+    const sn_plan *p = job->plan;
     if (p->path == SN_PATH_ROWS)
         return x;
     ptrdiff_t step = run_axis(p)->x_stride;
@@ -20,11 +20,11 @@ static const float *run_input(const sn_norm_job *job, const float *x, ptrdiff_t 
  * element (0 when none is valid). */
 float sn_group_shift_search(const sn_norm_job *job, const sn_offsets *g)
 {
-    const sn_plan *p = &job->plan;
+    const sn_plan *p = job->plan;
     for (ptrdiff_t r = 0; r < p->runs; r++) {
         sn_offsets at;
         run_position(p, r, &at);
-        if (valid_length(p, g, &at) > 0)
+        if (valid_length(job, g, &at) > 0)
             return job->x[g->x + at.x];
     }
     return 0.0f;
@@ -37,11 +37,11 @@ SN_ENGINE_INLINE sn_moments unit_moments(const run *rn, const sn_offsets *g, ptr
                                          float shift, float *scratch)
 {
     const sn_norm_job *job = rn->job;
-    const sn_plan *p = &job->plan;
+    const sn_plan *p = job->plan;
     sn_offsets at;
     run_position(p, u / rn->blocks, &at);
     ptrdiff_t begin = (u % rn->blocks) * SN_ROW_BLOCK;
-    ptrdiff_t length = min_ptrdiff(valid_length(p, g, &at) - begin, SN_ROW_BLOCK);
+    ptrdiff_t length = min_ptrdiff(valid_length(job, g, &at) - begin, SN_ROW_BLOCK);
     sn_moments m = sn_moments_empty();
     if (length > 0) {
         const float *x = job->x + g->x + at.x + begin * run_axis(p)->x_stride;
@@ -58,11 +58,11 @@ SN_ENGINE_INLINE void normalize_run_part(const run *rn, const sn_offsets *g, ptr
                                          float *scratch)
 {
     const sn_norm_job *job = rn->job;
-    const sn_plan *p = &job->plan;
+    const sn_plan *p = job->plan;
     const sn_axis *axis = run_axis(p);
     sn_offsets at;
     run_position(p, r, &at);
-    ptrdiff_t valid = valid_length(p, g, &at);
+    ptrdiff_t valid = valid_length(job, g, &at);
     ptrdiff_t stop = p->zero_masked ? min_ptrdiff(end, valid) : end;
     const float *x = job->x + g->x + at.x;
     float *y = job->y + g->y + at.y;
@@ -109,8 +109,8 @@ SN_ENGINE_INLINE void normalize_run_part(const run *rn, const sn_offsets *g, ptr
  * 0.93-0.94; from memory unchanged). */
 static int units_side_by_side(const run *rn)
 {
-    const sn_plan *p = &rn->job->plan;
-    return p->path == SN_PATH_ROWS && rn->blocks == 1 && !p->seq_lens && p->reduce_rank == 2;
+    const sn_plan *p = rn->job->plan;
+    return p->path == SN_PATH_ROWS && rn->blocks == 1 && !p->masked && p->reduce_rank == 2;
 }
 
 /* Merges the moments of units [from, to) of a group into *total, in order. */
@@ -119,7 +119,7 @@ SN_ENGINE_INLINE void merge_units(const run *rn, const sn_offsets *g, ptrdiff_t 
 {
     if (to - from > 1 && units_side_by_side(rn)) {
         const sn_norm_job *job = rn->job;
-        const ptrdiff_t stride = job->plan.reduce[0].x_stride;
+        const ptrdiff_t stride = job->plan->reduce[0].x_stride;
         float shifts[SN_ROWS_BATCH];
         sn_moments m[SN_ROWS_BATCH];
         for (int i = 0; i < SN_ROWS_BATCH; i++)
@@ -127,7 +127,7 @@ SN_ENGINE_INLINE void merge_units(const run *rn, const sn_offsets *g, ptrdiff_t 
         for (ptrdiff_t count; to - from > 1; from += count) {
             count = min_ptrdiff(SN_ROWS_BATCH, to - from);
             job->kernels->rows_moments_f32(job->x + g->x + from * stride, stride, (size_t)count,
-                                           (size_t)job->plan.run_length, shifts, m);
+                                           (size_t)job->plan->run_length, shifts, m);
             for (ptrdiff_t i = 0; i < count; i++)
                 sn_moments_merge(total, &m[i]);
         }
@@ -142,7 +142,7 @@ SN_ENGINE_INLINE void merge_units(const run *rn, const sn_offsets *g, ptrdiff_t 
 static void group_task(const run *rn, ptrdiff_t index, int thread)
 {
     const sn_norm_job *job = rn->job;
-    const sn_plan *p = &job->plan;
+    const sn_plan *p = job->plan;
     float *scratch = rn->scratch ? (float *)rn->scratch + (ptrdiff_t)thread * 3 * p->run_length
                                  : NULL;
     sn_offsets g;
@@ -172,7 +172,7 @@ static void group_task(const run *rn, ptrdiff_t index, int thread)
  * 110-115 -> 79-89 GB/s). */
 static int together_pays(const run *rn)
 {
-    return rn->stream || sn_rows_in_cache(&rn->job->plan);
+    return rn->stream || sn_rows_in_cache(rn->job->plan);
 }
 
 /* Whether a group's runs are normalized SN_ROWS_BATCH at a time by the
@@ -183,7 +183,7 @@ static int together_pays(const run *rn)
 static int runs_together(const run *rn)
 {
     const sn_norm_job *job = rn->job;
-    const sn_plan *p = &job->plan;
+    const sn_plan *p = job->plan;
     return units_side_by_side(rn) && p->reduce[0].param_stride == 0 &&
            (run_axis(p)->param_stride == 1 || (!job->scale && !job->bias)) &&
            together_pays(rn);
@@ -205,7 +205,7 @@ SN_ENGINE_INLINE void normalize_together(const run *rn, ptrdiff_t x, ptrdiff_t x
         rstd[i] = s[i * s_step].rstd;
     }
     job->kernels->rows_normalize_f32(job->x + x, x_stride, job->y + y, y_stride, (size_t)count,
-                                     (size_t)job->plan.run_length, shift, mean, rstd,
+                                     (size_t)job->plan->run_length, shift, mean, rstd,
                                      job->scale ? job->scale + param : NULL,
                                      job->bias ? job->bias + param : NULL, rn->stream);
 }
@@ -214,7 +214,7 @@ SN_ENGINE_INLINE void normalize_together(const run *rn, ptrdiff_t x, ptrdiff_t x
 static void normalize_runs(const run *rn, const sn_offsets *g, ptrdiff_t r, ptrdiff_t count,
                            const sn_group_norm *s)
 {
-    const sn_plan *p = &rn->job->plan;
+    const sn_plan *p = rn->job->plan;
     if (count == 1) {
         normalize_run_part(rn, g, r, 0, p->run_length, s, NULL);
         return;
@@ -236,7 +236,7 @@ static void normalize_runs(const run *rn, const sn_offsets *g, ptrdiff_t r, ptrd
 void sn_rows_range(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
 {
     const sn_norm_job *job = rn->job;
-    const sn_plan *p = &job->plan;
+    const sn_plan *p = job->plan;
     /* Strided runs (GATHER) copy through the thread's scratch a group at a time. */
     if (p->path != SN_PATH_ROWS || rn->mode != MODE_FUSED || rn->units < 2) {
         for (ptrdiff_t i = begin; i < end; i++)
@@ -307,7 +307,7 @@ void sn_rows_range(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
 static int regular_batch(const run *rn, const sn_offsets *g, ptrdiff_t count, ptrdiff_t *x_stride,
                          ptrdiff_t *y_stride)
 {
-    const sn_plan *p = &rn->job->plan;
+    const sn_plan *p = rn->job->plan;
     if (p->path != SN_PATH_ROWS)
         return 0;
     sn_offsets at;
@@ -316,7 +316,7 @@ static int regular_batch(const run *rn, const sn_offsets *g, ptrdiff_t count, pt
     *y_stride = count > 1 ? g[1].y - g[0].y : 0;
     for (ptrdiff_t i = 0; i < count; i++)
         if (g[i].x != g[0].x + i * *x_stride || g[i].y != g[0].y + i * *y_stride ||
-            valid_length(p, &g[i], &at) != p->run_length)
+            valid_length(rn->job, &g[i], &at) != p->run_length)
             return 0;
     return 1;
 }
@@ -329,7 +329,7 @@ static int parameters_shared(const run *rn, int offsets_differ)
     const sn_norm_job *job = rn->job;
     if (!job->scale && !job->bias)
         return 1;
-    return run_axis(&job->plan)->param_stride == 1 && !offsets_differ;
+    return run_axis(job->plan)->param_stride == 1 && !offsets_differ;
 }
 
 /* parameters_shared for the batch's rows at g. */
@@ -345,7 +345,7 @@ static int same_parameters(const run *rn, const sn_offsets *g, ptrdiff_t count)
  * norm's rows, once merged): every batch of them is regular. */
 static int rows_along_one_axis(const sn_plan *p)
 {
-    return p->path == SN_PATH_ROWS && p->outer_rank == 1 && !p->seq_lens;
+    return p->path == SN_PATH_ROWS && p->outer_rank == 1 && !p->masked;
 }
 
 /* A regular batch (regular_batch) whose rows do not lie along one axis, or
@@ -363,7 +363,7 @@ static void regular_batch_task(const run *rn, const sn_offsets *g, ptrdiff_t cou
                                ptrdiff_t x_stride, ptrdiff_t y_stride)
 {
     const sn_norm_job *job = rn->job;
-    const sn_plan *p = &job->plan;
+    const sn_plan *p = job->plan;
     const size_t n = (size_t)p->run_length;
     float shift[SN_ROWS_BATCH] = { 0.0f };
     sn_moments m[SN_ROWS_BATCH];
@@ -405,7 +405,7 @@ static void regular_batch_task(const run *rn, const sn_offsets *g, ptrdiff_t cou
 static void batch_task(run *rn, ptrdiff_t batch)
 {
     const sn_norm_job *job = rn->job;
-    const sn_plan *p = &job->plan;
+    const sn_plan *p = job->plan;
     ptrdiff_t first = batch * rn->batch, count = min_ptrdiff(rn->batch, p->groups - first);
     sn_offsets g[SN_ROWS_BATCH];
     for (ptrdiff_t i = 0; i < count; i++)
@@ -441,7 +441,7 @@ void sn_rows_batches(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
 {
     (void)thread;
     const sn_norm_job *job = rn->job;
-    const sn_plan *p = &job->plan;
+    const sn_plan *p = job->plan;
     if (rows_along_one_axis(p) && rn->mode == MODE_FUSED) {
         const sn_axis *a = &p->outer[0];
         const ptrdiff_t first = begin * rn->batch;
@@ -481,9 +481,9 @@ void sn_rows_split_moments_task(void *context, ptrdiff_t item, int thread)
     (void)thread;
     run *rn = context;
     ptrdiff_t g, u;
-    sn_split_item(rn, rn->job->plan.groups, item, &g, &u);
+    sn_split_item(rn, rn->job->plan->groups, item, &g, &u);
     sn_offsets go;
-    outer_position(&rn->job->plan, g, &go);
+    outer_position(rn->job->plan, g, &go);
     rn->partial[g * rn->units + u] = unit_moments(rn, &go, u, rn->shifts[g], NULL);
 }
 
@@ -492,12 +492,12 @@ void sn_rows_split_normalize(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread
     (void)thread;
     for (ptrdiff_t item = begin; item < end; item++) {
         ptrdiff_t g, u;
-        sn_split_item(rn, rn->job->plan.groups, item, &g, &u);
+        sn_split_item(rn, rn->job->plan->groups, item, &g, &u);
         ptrdiff_t first = (u % rn->blocks) * SN_ROW_BLOCK;
         sn_offsets go;
-        outer_position(&rn->job->plan, g, &go);
+        outer_position(rn->job->plan, g, &go);
         normalize_run_part(rn, &go, u / rn->blocks, first,
-                           min_ptrdiff(first + SN_ROW_BLOCK, rn->job->plan.run_length),
+                           min_ptrdiff(first + SN_ROW_BLOCK, rn->job->plan->run_length),
                            &rn->stats[g], NULL);
     }
 }

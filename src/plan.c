@@ -34,7 +34,7 @@ static void swap_axes(sn_axis *a, sn_axis *b)
 }
 
 void sn_plan_build(const sn_tensor *x, const sn_tensor *y, unsigned reduce_mask,
-                   unsigned param_mask, const int *seq_lens, int batch_axis, int time_axis,
+                   unsigned param_mask, int masked, int batch_axis, int time_axis,
                    int zero_masked, sn_plan *plan)
 {
     /* Each axis's step of the group index (groups are numbered row-major over
@@ -57,10 +57,10 @@ void sn_plan_build(const sn_tensor *x, const sn_tensor *y, unsigned reduce_mask,
     int reduce_count = 0, group_count = 0;
     for (int i = 0; i < x->rank; i++) {
         int reduced = reduce_mask >> i & 1u;
-        int role = !seq_lens            ? SN_MASK_ROLE_NONE
-                   : i == batch_axis    ? SN_MASK_ROLE_BATCH
-                   : i == time_axis     ? SN_MASK_ROLE_TIME
-                                        : SN_MASK_ROLE_NONE;
+        int role = !masked           ? SN_MASK_ROLE_NONE
+                   : i == batch_axis ? SN_MASK_ROLE_BATCH
+                   : i == time_axis  ? SN_MASK_ROLE_TIME
+                                     : SN_MASK_ROLE_NONE;
         if (x->dims[i] != 1 || role)
             push_axis(reduced ? reduce : groups, reduced ? &reduce_count : &group_count,
                       x->dims[i], x->strides[i], y->strides[i], group_step[i], param_step[i],
@@ -83,7 +83,7 @@ void sn_plan_build(const sn_tensor *x, const sn_tensor *y, unsigned reduce_mask,
         else
             run_length = reduce[i].dim;
     }
-    plan->seq_lens = seq_lens;
+    plan->masked = masked;
     plan->zero_masked = zero_masked;
     plan->reduce_rank = reduce_count;
     plan->runs = runs;

@@ -43,17 +43,18 @@ typedef struct sn_plan {
     ptrdiff_t run_length;      /* dim of the last reduced axis (1 if none) */
     ptrdiff_t runs;            /* product of the other reduced dims */
     ptrdiff_t reduce_count;    /* elements per group: runs * run_length */
-    /* Masking: valid frames of batch b are t < seq_lens[b] along the time axis. */
-    const int *seq_lens;       /* NULL: no masking */
+    /* Masking: valid frames of batch b are t < seq_lens[b] along the time
+     * axis, the lengths coming with each run of the plan (sn_norm_job). */
+    int masked;
     int zero_masked;           /* padded outputs are 0 instead of normalized */
 } sn_plan;
 
 /* x and y passed validation and have the same dims. reduce_mask: the reduced
  * axes (non-empty); param_mask: axes the parameters vary along, dense
- * row-major in tensor order. With seq_lens, batch_axis and time_axis name the
+ * row-major in tensor order. When masked, batch_axis and time_axis name the
  * B and T axes (the planner keeps them unmerged). */
 void sn_plan_build(const sn_tensor *x, const sn_tensor *y, unsigned reduce_mask,
-                   unsigned param_mask, const int *seq_lens, int batch_axis, int time_axis,
+                   unsigned param_mask, int masked, int batch_axis, int time_axis,
                    int zero_masked, sn_plan *plan);
 
 /* Offsets of a position given as a row-major index over `count` axes. */

@@ -37,6 +37,8 @@ static const char *const messages[SN_STATUS_COUNT] = {
                            "are given",
     [SN_ERR_CORRECTION] = "variance correction must be finite and >= 0",
     [SN_ERR_MASK_MODE] = "mask_mode must be SN_MASK_EXCLUDE, SN_MASK_ZERO or SN_MASK_IGNORE",
+    [SN_ERR_PLAN_MISMATCH] = "scale, bias or seq_lens given to a plan's execution without "
+                             "the plan having them, or missing where it has them",
 };
 
 const char *sn_status_string(sn_status status)

@@ -53,6 +53,14 @@ sn_status sn_check_tensor(const sn_tensor *t)
 {
     if (!t)
         return SN_ERR_NULL_POINTER;
+    sn_status status = sn_check_tensor_shape(t);
+    if (status == SN_OK && !t->data && max_offset(t) >= 0)
+        return SN_ERR_NULL_POINTER;
+    return status;
+}
+
+sn_status sn_check_tensor_shape(const sn_tensor *t)
+{
     if (t->rank < 1 || t->rank > SN_MAX_RANK)
         return SN_ERR_RANK;
     for (int i = 0; i < t->rank; i++)
@@ -68,20 +76,15 @@ sn_status sn_check_tensor(const sn_tensor *t)
      * (the checked multiplies avoid a division per axis on every call). */
     const ptrdiff_t limit = PTRDIFF_MAX / (ptrdiff_t)size;
     ptrdiff_t count = 1, extent = 0, span;
-    int empty = 0;
     for (int i = 0; i < t->rank; i++) {
         ptrdiff_t dim = t->dims[i];
-        if (dim == 0) {
-            empty = 1;
+        if (dim == 0)
             continue;
-        }
         if (__builtin_mul_overflow(count, dim, &count) || count > limit ||
             __builtin_mul_overflow(dim - 1, t->strides[i], &span) ||
             __builtin_add_overflow(extent, span, &extent) || extent > limit)
             return SN_ERR_SIZE_OVERFLOW;
     }
-    if (!empty && !t->data)
-        return SN_ERR_NULL_POINTER;
     return SN_OK;
 }
 
@@ -118,31 +121,30 @@ static int overlaps_itself(const sn_tensor *t)
     return 0;
 }
 
-static int same_view(const sn_tensor *x, const sn_tensor *y)
+static int same_strides(const sn_tensor *x, const sn_tensor *y)
 {
-    if (x->data != y->data)
-        return 0;
     for (int i = 0; i < x->rank; i++)
         if (x->dims[i] > 1 && x->strides[i] != y->strides[i])
             return 0;
     return 1;
 }
 
+sn_status sn_views_of(const sn_tensor *x, const sn_tensor *y, sn_views *v)
+{
+    size_t size = element_size(x->dtype);
+    ptrdiff_t x_last = max_offset(x), y_last = max_offset(y);
+    /* Empty: nothing is read or written, and no byte is spanned. */
+    v->x_bytes = x_last < 0 || y_last < 0 ? 0 : (size_t)(x_last + 1) * size;
+    v->y_bytes = x_last < 0 || y_last < 0 ? 0 : (size_t)(y_last + 1) * size;
+    v->same_strides = same_strides(x, y);
+    return v->y_bytes && overlaps_itself(y) ? SN_ERR_ALIAS : SN_OK;
+}
+
 sn_status sn_check_output(const sn_tensor *x, const sn_tensor *y)
 {
-    ptrdiff_t x_last = max_offset(x), y_last = max_offset(y);
-    if (x_last < 0 || y_last < 0)
-        return SN_OK; /* empty: nothing is read or written */
-    if (overlaps_itself(y))
-        return SN_ERR_ALIAS;
-    size_t size = element_size(x->dtype);
-    uintptr_t x_begin = (uintptr_t)x->data, y_begin = (uintptr_t)y->data;
-    uintptr_t x_end = x_begin + (uintptr_t)(x_last + 1) * size;
-    uintptr_t y_end = y_begin + (uintptr_t)(y_last + 1) * size;
-    int disjoint = x_end <= y_begin || y_end <= x_begin;
-    if (!disjoint && !same_view(x, y))
-        return SN_ERR_ALIAS;
-    return SN_OK;
+    sn_views v;
+    sn_status status = sn_views_of(x, y, &v);
+    return status != SN_OK ? status : sn_check_views(&v, x->data, y->data);
 }
 
 int sn_resolve_axis(int axis, int rank)

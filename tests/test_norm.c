@@ -956,8 +956,43 @@ static void fixture_init(fixture *f)
     memcpy(f->stats_before, f->stats, sizeof f->stats);
 }
 
+/* The same call through a plan: the status of its creation, or where that
+ * succeeds (the arrays are checked only then), of its execution. A failed
+ * creation leaves no plan. */
+static sn_status planned(const sn_tensor *x, const sn_tensor *y, const sn_norm_options *o,
+                         const char *what)
+{
+    static const sn_norm_options defaults = SN_NORM_DEFAULTS;
+    sn_norm_plan *plan = (sn_norm_plan *)&plan; /* not NULL before the call */
+    sn_status status = sn_norm_plan_create(x, y, o, &plan);
+    if (status != SN_OK) {
+        cr_assert(plan == NULL, "seed=%u isa=%s %s: a failed plan creation left *plan set",
+                  tu_seed(), tu_isa_name(), what);
+        return status;
+    }
+    if (!o)
+        o = &defaults;
+    const sn_norm_arrays arrays = { x->data, y->data, o->scale,  o->bias,
+                                    o->mean, o->rstd, o->seq_lens };
+    status = sn_norm_plan_execute(plan, &arrays);
+    sn_norm_plan_destroy(plan);
+    return status;
+}
+
+static void expect_unwritten(const fixture *f, const char *what)
+{
+    const char *names[3] = { "y", "x", "mean/rstd" };
+    const void *now[3] = { f->y_buf, f->x_buf, f->stats };
+    const void *before[3] = { f->y_before, f->x_before, f->stats_before };
+    size_t sizes[3] = { sizeof f->y_buf, sizeof f->x_buf, sizeof f->stats };
+    for (int i = 0; i < 3; i++)
+        cr_assert(memcmp(now[i], before[i], sizes[i]) == 0,
+                  "seed=%u isa=%s %s: the %s buffer was written by a failing call", tu_seed(),
+                  tu_isa_name(), what, names[i]);
+}
+
 /* The call returns `want`, writes nothing, and (with `detail`) names it in
- * sn_last_error_detail(). */
+ * sn_last_error_detail(); so does the call through a plan. */
 static void expect_detail(const fixture *f, const sn_tensor *x, const sn_tensor *y,
                           const sn_norm_options *o, sn_status want, const char *what,
                           const char *detail)
@@ -979,14 +1014,16 @@ static void expect_detail(const fixture *f, const sn_tensor *x, const sn_tensor 
         cr_assert(strstr(sn_last_error_detail(), detail),
                   "seed=%u isa=%s %s: sn_last_error_detail() \"%s\" does not name \"%s\"",
                   tu_seed(), tu_isa_name(), what, sn_last_error_detail(), detail);
-    const char *names[3] = { "y", "x", "mean/rstd" };
-    const void *now[3] = { f->y_buf, f->x_buf, f->stats };
-    const void *before[3] = { f->y_before, f->x_before, f->stats_before };
-    size_t sizes[3] = { sizeof f->y_buf, sizeof f->x_buf, sizeof f->stats };
-    for (int i = 0; i < 3; i++)
-        cr_assert(memcmp(now[i], before[i], sizes[i]) == 0,
-                  "seed=%u isa=%s %s: the %s buffer was written by a failing call", tu_seed(),
-                  tu_isa_name(), what, names[i]);
+    expect_unwritten(f, what);
+    got = planned(x, y, o, what);
+    cr_assert(got == want, "seed=%u isa=%s %s, planned: got %d (%s), want %d (%s); detail \"%s\"",
+              tu_seed(), tu_isa_name(), what, (int)got, sn_status_string(got), (int)want,
+              sn_status_string(want), sn_last_error_detail());
+    if (detail)
+        cr_assert(strstr(sn_last_error_detail(), detail),
+                  "seed=%u isa=%s %s, planned: sn_last_error_detail() \"%s\" does not name \"%s\"",
+                  tu_seed(), tu_isa_name(), what, sn_last_error_detail(), detail);
+    expect_unwritten(f, what);
 }
 
 static void expect(const fixture *f, const sn_norm_options *o, sn_status want, const char *what)
@@ -1195,4 +1232,125 @@ Test(norm, bad_masking)
         o.mask_mode = (sn_mask_mode)bad_modes[i];
         expect(&f, &o, SN_ERR_MASK_MODE, "mask_mode not an sn_mask_mode");
     }
+}
+
+/* ----------------------------------------------------------------- plans */
+
+/* An execution of `plan` on the fixture's arrays, changed as `a` says,
+ * returns `want`, writes nothing and names `detail`. */
+static void expect_execution(const fixture *f, const sn_norm_plan *plan, const sn_norm_arrays *a,
+                             sn_status want, const char *what, const char *detail)
+{
+    sn_status got = sn_norm_plan_execute(plan, a);
+    cr_assert(got == want, "seed=%u isa=%s %s: got %d (%s), want %d (%s); detail \"%s\"",
+              tu_seed(), tu_isa_name(), what, (int)got, sn_status_string(got), (int)want,
+              sn_status_string(want), sn_last_error_detail());
+    if (detail)
+        cr_assert(strstr(sn_last_error_detail(), detail),
+                  "seed=%u isa=%s %s: sn_last_error_detail() \"%s\" does not name \"%s\"",
+                  tu_seed(), tu_isa_name(), what, sn_last_error_detail(), detail);
+    expect_unwritten(f, what);
+}
+
+/* Scale, bias and seq_lens come to an execution exactly as planned; the
+ * plan's own arguments. (Every other failure of a planned call is checked
+ * beside sn_norm's in expect_detail.) */
+Test(norm, plan_arrays_as_planned)
+{
+    tu_begin();
+    fixture f;
+    fixture_init(&f);
+    sn_norm_plan *plan = NULL;
+    cr_assert(sn_norm_plan_create(&f.x, &f.y, &f.o, &plan) == SN_OK && plan,
+              "seed=%u isa=%s: the fixture's plan failed: %s", tu_seed(), tu_isa_name(),
+              sn_last_error_detail());
+    const sn_norm_arrays given = { f.x.data, f.y.data, f.o.scale, f.o.bias,
+                                   f.o.mean, f.o.rstd, f.o.seq_lens };
+    sn_norm_arrays a = given;
+    a.scale = NULL;
+    expect_execution(&f, plan, &a, SN_ERR_PLAN_MISMATCH, "scale planned, not given",
+                     "scale planned but not given");
+    a = given;
+    a.bias = NULL;
+    expect_execution(&f, plan, &a, SN_ERR_PLAN_MISMATCH, "bias planned, not given",
+                     "bias planned but not given");
+    a = given;
+    a.seq_lens = NULL;
+    expect_execution(&f, plan, &a, SN_ERR_PLAN_MISMATCH, "seq_lens planned, not given",
+                     "seq_lens planned but not given");
+    expect_execution(&f, plan, NULL, SN_ERR_NULL_POINTER, "arrays NULL", NULL);
+    expect_execution(&f, NULL, &given, SN_ERR_NULL_POINTER, "plan NULL", NULL);
+    sn_norm_plan_destroy(plan);
+
+    /* Arrays the plan was made without. */
+    sn_norm_options o = f.o;
+    o.scale = o.bias = NULL;
+    o.param_axes = SN_AXES_DEFAULT;
+    o.seq_lens = NULL;
+    cr_assert(sn_norm_plan_create(&f.x, &f.y, &o, &plan) == SN_OK);
+    const char *names[3] = { "scale", "bias", "seq_lens" };
+    for (int i = 0; i < 3; i++) {
+        a = (sn_norm_arrays){ f.x.data, f.y.data, NULL, NULL, f.o.mean, f.o.rstd, NULL };
+        if (i == 0)
+            a.scale = f.o.scale;
+        else if (i == 1)
+            a.bias = f.o.bias;
+        else
+            a.seq_lens = f.o.seq_lens;
+        char what[64], detail[64];
+        snprintf(what, sizeof what, "%s given, not planned", names[i]);
+        snprintf(detail, sizeof detail, "%s given but not planned", names[i]);
+        expect_execution(&f, plan, &a, SN_ERR_PLAN_MISMATCH, what, detail);
+    }
+    sn_norm_plan_destroy(plan);
+    sn_norm_plan_destroy(NULL);
+    cr_assert(sn_norm_plan_create(&f.x, &f.y, &f.o, NULL) == SN_ERR_NULL_POINTER);
+}
+
+/* One plan executed on other arrays, with and without the optional mean and
+ * rstd, gives sn_norm's bits on each. */
+Test(norm, a_plan_serves_many_arrays)
+{
+    tu_begin();
+    fixture f;
+    fixture_init(&f);
+    sn_norm_plan *plan;
+    cr_assert(sn_norm_plan_create(&f.x, &f.y, &f.o, &plan) == SN_OK);
+    tu_rng rng = tu_rng_for("norm.plan_arrays");
+    for (int round = 0; round < 4; round++) {
+        float x[BUF], y[BUF], want_y[BUF], stats[2][BUF], want_stats[2][BUF];
+        for (int i = 0; i < BUF; i++)
+            x[i] = (float)(tu_normal(&rng) * (round + 1) + 10.0 * round);
+        int lens[3] = { 5 - round, round, 5 };
+        sn_tensor xt = f.x, yt = f.y;
+        xt.data = x;
+        yt.data = want_y;
+        sn_norm_options o = f.o;
+        o.seq_lens = lens;
+        o.mean = want_stats[0];
+        o.rstd = want_stats[1];
+        cr_assert(sn_norm(&xt, &yt, &o) == SN_OK);
+        tu_fill_canary(y, BUF);
+        tu_fill_canary(stats[0], 2 * BUF);
+        /* [3,5,4] over "TF": 60 elements, 3 groups. */
+        int with_stats = round % 2;
+        sn_norm_arrays a = { x, y, o.scale, o.bias, NULL, NULL, lens };
+        if (with_stats) {
+            a.mean = stats[0];
+            a.rstd = stats[1];
+        }
+        cr_assert(sn_norm_plan_execute(plan, &a) == SN_OK, "seed=%u isa=%s round %d: %s",
+                  tu_seed(), tu_isa_name(), round, sn_last_error_detail());
+        cr_assert(memcmp(y, want_y, 60 * sizeof(float)) == 0 &&
+                      tu_find_non_canary(y + 60, BUF - 60) < 0,
+                  "seed=%u isa=%s round %d: the plan's y differs from sn_norm's", tu_seed(),
+                  tu_isa_name(), round);
+        int groups = with_stats ? 3 : 0;
+        for (int k = 0; k < 2; k++)
+            cr_assert(memcmp(stats[k], want_stats[k], (size_t)groups * sizeof(float)) == 0 &&
+                          tu_find_non_canary(stats[k] + groups, BUF - groups) < 0,
+                      "seed=%u isa=%s round %d: the plan's %s differs from sn_norm's (given: %d)",
+                      tu_seed(), tu_isa_name(), round, k ? "rstd" : "mean", with_stats);
+    }
+    sn_norm_plan_destroy(plan);
 }

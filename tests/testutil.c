@@ -366,7 +366,7 @@ sn_path tu_case_path(const tu_case *c)
     sn_tensor y = y_tensor(c, c->x.t.data);
     sn_plan plan;
     unsigned axis = 1u << resolved_axis(c);
-    sn_plan_build(&c->x.t, &y, axis, axis, NULL, -1, -1, 0, &plan);
+    sn_plan_build(&c->x.t, &y, axis, axis, 0, -1, -1, 0, &plan);
     return plan.path;
 }
 
@@ -956,7 +956,7 @@ void tu_norm_plan(const tu_norm_case *c, int affine, sn_plan *plan)
     sn_tensor y = norm_y_tensor(c);
     int m = masked(c);
     sn_plan_build(&c->x.t, &y, tu_norm_axes(c), tu_norm_params(c, affine),
-                  m ? c->seq_lens : NULL, m ? tu_layout_axis(c->layout, 'B') : -1,
+                  m, m ? tu_layout_axis(c->layout, 'B') : -1,
                   m ? tu_layout_axis(c->layout, 'T') : -1, c->mask_mode == SN_MASK_ZERO, plan);
 }
 
@@ -1048,6 +1048,38 @@ void tu_norm_run(const tu_norm_case *c, int affine, tu_result *out)
                 tu_param_count(xt->rank, xt->dims, tu_norm_params(c, affine)), affine, out);
 }
 
+/* The same call through a plan made from the shapes alone (the views' data
+ * NULL: a plan must not read it), executed on the arrays, then destroyed. */
+static sn_status planned_norm_entry(const void *self, const sn_tensor *x, const sn_tensor *y,
+                                    float *mean, float *rstd, const float *scale,
+                                    const float *bias)
+{
+    const norm_subject *n = self;
+    sn_norm_options o = tu_norm_options(n->c, n->affine);
+    o.scale = scale;
+    o.bias = bias;
+    sn_tensor x_shape = *x, y_shape = *y;
+    x_shape.data = y_shape.data = NULL;
+    sn_norm_plan *plan;
+    sn_status status = sn_norm_plan_create(&x_shape, &y_shape, &o, &plan);
+    if (status != SN_OK)
+        return status;
+    const sn_norm_arrays arrays = { x->data, y->data, scale, bias, mean, rstd, o.seq_lens };
+    status = sn_norm_plan_execute(plan, &arrays);
+    sn_norm_plan_destroy(plan);
+    return status;
+}
+
+void tu_norm_run_planned(const tu_norm_case *c, int affine, tu_result *out)
+{
+    const sn_tensor *xt = &c->x.t;
+    norm_subject ns = { c, affine };
+    subject s = { describe_norm_case, &ns };
+    run_guarded(&s, "sn_norm_plan_execute", planned_norm_entry, &c->x, c->in_place,
+                c->y_strides, tu_groups_of(xt->rank, xt->dims, tu_norm_axes(c)),
+                tu_param_count(xt->rank, xt->dims, tu_norm_params(c, affine)), affine, out);
+}
+
 tu_reference tu_norm_reference(const tu_norm_case *c)
 {
     const sn_tensor *xt = &c->x.t;
@@ -1108,10 +1140,16 @@ void tu_reference_free(tu_reference *r)
     memset(r, 0, sizeof *r);
 }
 
+/* Every checked case runs through sn_norm and through a plan, which must
+ * agree bit for bit. */
 static void norm_case_run(const void *self, int affine, tu_result *out)
 {
     const norm_subject *n = self;
     tu_norm_run(n->c, affine, out);
+    tu_result planned;
+    tu_norm_run_planned(n->c, affine, &planned);
+    tu_norm_assert_same(n->c, affine, out, &planned, "a plan's execution against sn_norm");
+    tu_result_free(&planned);
 }
 
 sn_path tu_norm_check_against(const tu_norm_case *c, const tu_reference *ref, int *paths)

@@ -232,6 +232,9 @@ void tu_norm_fill_padding(tu_rng *rng, tu_norm_case *c, double mean, double std)
 
 /* As tu_run, for sn_norm: mean/rstd over the groups (tu_groups_of). */
 void tu_norm_run(const tu_norm_case *c, int affine, tu_result *out);
+/* The same through sn_norm_plan_create (from the shapes alone) and
+ * sn_norm_plan_execute; tu_norm_check runs both and compares their bits. */
+void tu_norm_run_planned(const tu_norm_case *c, int affine, tu_result *out);
 
 /* What a case must produce, per element in row-major order and per group. */
 typedef struct tu_reference {

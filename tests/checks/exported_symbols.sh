@@ -8,7 +8,8 @@ bad=$(echo "$symbols" | grep -v '^sn_' || true)
 if [ -n "$bad" ]; then
   echo "FAIL: symbols without the sn_ prefix are exported:"; echo "$bad"; exit 1
 fi
-for required in sn_layer_norm sn_layer_norm_f32 sn_get_isa sn_set_isa sn_status_string sn_version; do
+for required in sn_layer_norm sn_layer_norm_f32 sn_norm sn_norm_plan_create sn_norm_plan_execute \
+    sn_norm_plan_destroy sn_get_isa sn_set_isa sn_status_string sn_version; do
   # A here-string, not a pipe: grep -q stops at the first match, and with
   # pipefail the writer's SIGPIPE would fail the check.
   grep -qx "$required" <<< "$symbols" || { echo "FAIL: $required is not exported"; exit 1; }

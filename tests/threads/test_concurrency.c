@@ -6,8 +6,9 @@
  *     a layer norm that detects the CPU on its way). Nothing calls the library
  *     before, so CPU detection and the SIMDNORM_ISA cap run under that race.
  *     Every thread must see the same ISA and compute the same bits.
- *  2. Concurrent callers: six application threads (pthreads) run layer
- *     norm, generic norm (masked instance norm, one long row) and batch norm
+ *  2. Concurrent callers: eight application threads (pthreads) run layer
+ *     norm, generic norm (masked instance norm, called directly and through
+ *     one plan that two callers execute at once, one long row) and batch norm
  *     (training, own state) at the same time, each with its own OpenMP team of
  *     sn_set_num_threads(2), ITERATIONS times; every output must be bitwise
  *     the result computed serially beforehand. One more thread makes failing
@@ -170,9 +171,10 @@ static int check_isa_under_test(void)
 
 /* ------------------------------------------------- 2. concurrent callers */
 
-enum { LAYER_NORM, NORM_MASKED_T, BATCH_NORM, LONG_ROW, KINDS };
+enum { LAYER_NORM, NORM_MASKED_T, NORM_PLANNED, BATCH_NORM, LONG_ROW, KINDS };
 static const char *const kind_names[KINDS] = { "layer_norm [64,1031] axis -1",
                                                "norm [8,96,80] BTF axes T masked",
+                                               "the same norm through one shared plan",
                                                "batch_norm [16,64,48] BTF training masked",
                                                "layer_norm_f32 [1,65539] in place" };
 
@@ -189,6 +191,23 @@ typedef struct work {
     int iterations;
     pthread_barrier_t *barrier;
 } work;
+
+/* NORM_MASKED_T's call planned once: every NORM_PLANNED caller executes it. */
+static const ptrdiff_t masked_t_dims[3] = { 8, 96, 80 };
+static sn_norm_plan *shared_plan;
+
+static sn_norm_options masked_t_options(const work *w)
+{
+    sn_norm_options o = SN_NORM_DEFAULTS;
+    o.layout = "BTF";
+    o.axes_text = "T";
+    o.scale = w->scale;
+    o.bias = w->bias;
+    o.mean = w->mean;
+    o.rstd = w->rstd;
+    o.seq_lens = w->seq_lens;
+    return o;
+}
 
 static sn_status run_once(work *w)
 {
@@ -207,15 +226,12 @@ static sn_status run_once(work *w)
     case NORM_MASKED_T: {
         sn_tensor xt = sn_tensor_dense(w->x, SN_FLOAT32, 3, w->dims);
         sn_tensor yt = sn_tensor_dense(w->y, SN_FLOAT32, 3, w->dims);
-        sn_norm_options o = SN_NORM_DEFAULTS;
-        o.layout = "BTF";
-        o.axes_text = "T";
-        o.scale = w->scale;
-        o.bias = w->bias;
-        o.mean = w->mean;
-        o.rstd = w->rstd;
-        o.seq_lens = w->seq_lens;
+        sn_norm_options o = masked_t_options(w);
         return sn_norm(&xt, &yt, &o);
+    }
+    case NORM_PLANNED: {
+        sn_norm_arrays a = { w->x, w->y, w->scale, w->bias, w->mean, w->rstd, w->seq_lens };
+        return sn_norm_plan_execute(shared_plan, &a);
     }
     case BATCH_NORM: {
         size_t f = w->params;
@@ -248,7 +264,8 @@ static void setup(work *w, int kind, uint32_t seed)
         w->groups = 64, w->params = 1031;
         break;
     case NORM_MASKED_T:
-        w->dims[0] = 8, w->dims[1] = 96, w->dims[2] = 80;
+    case NORM_PLANNED:
+        memcpy(w->dims, masked_t_dims, sizeof w->dims);
         w->groups = 8 * 80, w->params = 80;
         break;
     case BATCH_NORM:
@@ -276,7 +293,7 @@ static void setup(work *w, int kind, uint32_t seed)
         w->want_mean = new_floats(w->groups);
         w->want_rstd = new_floats(w->groups);
     }
-    if (kind == NORM_MASKED_T || kind == BATCH_NORM) {
+    if (kind == NORM_MASKED_T || kind == NORM_PLANNED || kind == BATCH_NORM) {
         ptrdiff_t b = w->dims[0], t = w->dims[1];
         w->seq_lens = checked_malloc((size_t)b * sizeof(int));
         for (ptrdiff_t i = 0; i < b; i++)
@@ -412,7 +429,7 @@ static int scaled_iterations(void)
 
 static void concurrent_callers(void)
 {
-    enum { CALLERS = KINDS + 2 }; /* two kinds run twice, on other data */
+    enum { CALLERS = KINDS + 3 }; /* three kinds run twice, on other data */
     int iterations = scaled_iterations();
     work works[CALLERS];
     pthread_t threads[CALLERS + 1];
@@ -422,6 +439,17 @@ static void concurrent_callers(void)
 
     if (sn_set_num_threads(OMP_THREADS) != SN_OK)
         fail("sn_set_num_threads(%d) failed", OMP_THREADS);
+    /* The shared plan: from the shapes, and which arrays the callers pass. */
+    work shape;
+    setup(&shape, NORM_PLANNED, 0);
+    sn_tensor t = sn_tensor_dense(NULL, SN_FLOAT32, 3, masked_t_dims);
+    sn_norm_options o = masked_t_options(&shape);
+    sn_status planned = sn_norm_plan_create(&t, &t, &o, &shared_plan);
+    release(&shape);
+    if (planned != SN_OK) {
+        fail("sn_norm_plan_create: %s (%s)", sn_status_string(planned), sn_last_error_detail());
+        return;
+    }
     for (int i = 0; i < CALLERS; i++) {
         setup(&works[i], i % KINDS, (uint32_t)i);
         compute_expected(&works[i]);
@@ -450,6 +478,7 @@ static void concurrent_callers(void)
     pthread_barrier_destroy(&barrier);
     for (int i = 0; i < CALLERS; i++)
         release(&works[i]);
+    sn_norm_plan_destroy(shared_plan);
     sn_set_num_threads(0);
     printf("concurrent callers: %d threads x %d iterations with %d OpenMP threads each, "
            "plus an error-detail thread\n",
