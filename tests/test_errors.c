@@ -51,10 +51,7 @@ static void assert_untouched(const fixture *f, const char *what)
     const void *now[3] = { f->y_buf, f->x_buf, f->stats };
     const void *before[3] = { f->y_before, f->x_before, f->stats_before };
     size_t sizes[3] = { sizeof f->y_buf, sizeof f->x_buf, sizeof f->stats };
-    for (int i = 0; i < 3; i++)
-        cr_assert(memcmp(now[i], before[i], sizes[i]) == 0,
-                  "seed=%u isa=%s %s: the %s buffer was written by a failing call", tu_seed(),
-                  tu_isa_name(), what, names[i]);
+    tu_assert_unwritten(3, names, now, before, sizes, what);
 }
 
 static void expect_status(const fixture *f, const sn_tensor *x, const sn_tensor *y,

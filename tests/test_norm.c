@@ -985,10 +985,21 @@ static void expect_unwritten(const fixture *f, const char *what)
     const void *now[3] = { f->y_buf, f->x_buf, f->stats };
     const void *before[3] = { f->y_before, f->x_before, f->stats_before };
     size_t sizes[3] = { sizeof f->y_buf, sizeof f->x_buf, sizeof f->stats };
-    for (int i = 0; i < 3; i++)
-        cr_assert(memcmp(now[i], before[i], sizes[i]) == 0,
-                  "seed=%u isa=%s %s: the %s buffer was written by a failing call", tu_seed(),
-                  tu_isa_name(), what, names[i]);
+    tu_assert_unwritten(3, names, now, before, sizes, what);
+}
+
+/* A failure of `route` (how the call was made) returned `want` and, with
+ * `detail`, named it in sn_last_error_detail(). */
+static void expect_failure(sn_status got, sn_status want, const char *route, const char *what,
+                           const char *detail)
+{
+    cr_assert(got == want, "seed=%u isa=%s %s, %s: got %d (%s), want %d (%s); detail \"%s\"",
+              tu_seed(), tu_isa_name(), what, route, (int)got, sn_status_string(got), (int)want,
+              sn_status_string(want), sn_last_error_detail());
+    if (detail)
+        cr_assert(strstr(sn_last_error_detail(), detail),
+                  "seed=%u isa=%s %s, %s: sn_last_error_detail() \"%s\" does not name \"%s\"",
+                  tu_seed(), tu_isa_name(), what, route, sn_last_error_detail(), detail);
 }
 
 /* The call returns `want`, writes nothing, and (with `detail`) names it in
@@ -1010,19 +1021,9 @@ static void expect_detail(const fixture *f, const sn_tensor *x, const sn_tensor 
               o && o->param_text ? o->param_text : "NULL",
               o && o->layout ? o->layout : "NULL", o ? (double)o->epsilon : 0.0,
               o ? (int)o->mask_mode : 0, sn_last_error_detail());
-    if (detail)
-        cr_assert(strstr(sn_last_error_detail(), detail),
-                  "seed=%u isa=%s %s: sn_last_error_detail() \"%s\" does not name \"%s\"",
-                  tu_seed(), tu_isa_name(), what, sn_last_error_detail(), detail);
+    expect_failure(got, want, "sn_norm", what, detail);
     expect_unwritten(f, what);
-    got = planned(x, y, o, what);
-    cr_assert(got == want, "seed=%u isa=%s %s, planned: got %d (%s), want %d (%s); detail \"%s\"",
-              tu_seed(), tu_isa_name(), what, (int)got, sn_status_string(got), (int)want,
-              sn_status_string(want), sn_last_error_detail());
-    if (detail)
-        cr_assert(strstr(sn_last_error_detail(), detail),
-                  "seed=%u isa=%s %s, planned: sn_last_error_detail() \"%s\" does not name \"%s\"",
-                  tu_seed(), tu_isa_name(), what, sn_last_error_detail(), detail);
+    expect_failure(planned(x, y, o, what), want, "planned", what, detail);
     expect_unwritten(f, what);
 }
 
@@ -1241,14 +1242,7 @@ Test(norm, bad_masking)
 static void expect_execution(const fixture *f, const sn_norm_plan *plan, const sn_norm_arrays *a,
                              sn_status want, const char *what, const char *detail)
 {
-    sn_status got = sn_norm_plan_execute(plan, a);
-    cr_assert(got == want, "seed=%u isa=%s %s: got %d (%s), want %d (%s); detail \"%s\"",
-              tu_seed(), tu_isa_name(), what, (int)got, sn_status_string(got), (int)want,
-              sn_status_string(want), sn_last_error_detail());
-    if (detail)
-        cr_assert(strstr(sn_last_error_detail(), detail),
-                  "seed=%u isa=%s %s: sn_last_error_detail() \"%s\" does not name \"%s\"",
-                  tu_seed(), tu_isa_name(), what, sn_last_error_detail(), detail);
+    expect_failure(sn_norm_plan_execute(plan, a), want, "executed", what, detail);
     expect_unwritten(f, what);
 }
 

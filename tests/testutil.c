@@ -1230,3 +1230,12 @@ void tu_format_tensor(char *out, size_t size, const char *name, const sn_tensor 
     snprintf(out, size, "%s: data=%p dtype=%d rank=%d dims=%s strides=%s", name, t->data,
              (int)t->dtype, t->rank, dims, strides);
 }
+
+void tu_assert_unwritten(int count, const char *const *names, const void *const *now,
+                         const void *const *before, const size_t *sizes, const char *what)
+{
+    for (int i = 0; i < count; i++)
+        cr_assert(memcmp(now[i], before[i], sizes[i]) == 0,
+                  "seed=%u isa=%s %s: the %s buffer was written by a failing call", tu_seed(),
+                  tu_isa_name(), what, names[i]);
+}

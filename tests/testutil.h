@@ -272,6 +272,11 @@ void tu_norm_assert_same(const tu_norm_case *c, int affine, const tu_result *a,
 void tu_assert_same_described(const char *description, const tu_result *a, const tu_result *b,
                               const char *what);
 
+/* Each of `count` buffers (names[i], sizes[i] bytes) still equals its copy
+ * from before a failing call `what`. */
+void tu_assert_unwritten(int count, const char *const *names, const void *const *now,
+                         const void *const *before, const size_t *sizes, const char *what);
+
 /* "name: data=... dtype=... rank=... dims=[...] strides=[...]" or "name=NULL". */
 void tu_format_tensor(char *out, size_t size, const char *name, const sn_tensor *t);
 
