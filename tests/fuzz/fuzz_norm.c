@@ -1,9 +1,11 @@
 /*
- * Argument validation of sn_norm: random tensors (see fuzz_common.c), layout,
- * reduced axes as bits or a description, parameter axes, epsilon, optional
- * scale/bias/mean/rstd sized exactly from the shapes, sequence lengths and
- * mask modes. No crash, no sanitizer report; invalid input is rejected; on
- * error nothing is written; on success nothing outside y, mean and rstd is.
+ * Argument validation of sn_norm, and of the same call through a plan
+ * (sn_norm_plan_create, sn_norm_plan_execute): random tensors (see
+ * fuzz_common.c), layout, reduced axes as bits or a description, parameter
+ * axes, epsilon, optional scale/bias/mean/rstd sized exactly from the shapes,
+ * sequence lengths and mask modes. No crash, no sanitizer report; invalid
+ * input is rejected; on error nothing is written; on success nothing outside
+ * y, mean and rstd is.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -163,6 +165,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (s == SN_OK && reduce < 0)
         fz_fail("sn_norm succeeded, but the axes (bits %#x, text \"%s\") do not resolve", o.axes,
                 o.axes_text ? o.axes_text : "(null)");
+
+    /* The same call through a plan. Its creation fails as sn_norm did where
+     * that failure needs no array, and leaves no plan; where sn_norm failed
+     * on its arrays, the execution fails alike and writes nothing. (A call
+     * that succeeded is not repeated: in place, its input is now its output.) */
+    sn_norm_plan *plan;
+    sn_status created = sn_norm_plan_create(t.pass_x ? x : NULL, t.pass_y ? &t.y : NULL,
+                                            (opt & 128) ? NULL : &o, &plan);
+    if (created != SN_OK && (plan || created != s))
+        fz_fail("sn_norm_plan_create returned %d (plan %p), sn_norm %d", (int)created,
+                (void *)plan, (int)s);
+    if (created == SN_OK && s != SN_OK) {
+        const sn_norm_arrays a = { x->data, t.y.data, o.scale, o.bias, o.mean, o.rstd, o.seq_lens };
+        sn_status executed = sn_norm_plan_execute(plan, &a);
+        if (executed != s)
+            fz_fail("sn_norm_plan_execute returned %d, sn_norm %d", (int)executed, (int)s);
+        fz_tensors_check(&t, executed, model_error, "sn_norm_plan_execute");
+        for (size_t i = 0; i < COUNT(regions); i++)
+            fz_region_check(regions[i], 0, "sn_norm_plan_execute");
+    }
+    sn_norm_plan_destroy(plan);
 
     for (size_t i = 0; i < COUNT(regions); i++)
         fz_region_free(regions[i]);
