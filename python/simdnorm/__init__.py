@@ -8,12 +8,12 @@ message. See README.md in this directory.
 """
 from . import _lib
 from ._batch_norm import BatchNorm
-from ._layers import layer_norm, norm
+from ._layers import NormPlan, layer_norm, norm
 from ._runtime import get_num_threads, isa, set_isa, set_num_threads, supported_isas
 
 __version__ = _lib.sn_version_string().decode()
 library_path = _lib.library_path
 """The path (or name) of the shared library that was loaded."""
 
-__all__ = ["__version__", "BatchNorm", "get_num_threads", "isa", "layer_norm", "library_path",
-           "norm", "set_isa", "set_num_threads", "supported_isas"]
+__all__ = ["__version__", "BatchNorm", "NormPlan", "get_num_threads", "isa", "layer_norm",
+           "library_path", "norm", "set_isa", "set_num_threads", "supported_isas"]

@@ -84,6 +84,18 @@ class SnNormOptions(ctypes.Structure):
     ]
 
 
+class SnNormArrays(ctypes.Structure):
+    _fields_ = [
+        ("x", ctypes.c_void_p),
+        ("y", ctypes.c_void_p),
+        ("scale", ctypes.c_void_p),
+        ("bias", ctypes.c_void_p),
+        ("mean", ctypes.c_void_p),
+        ("rstd", ctypes.c_void_p),
+        ("seq_lens", ctypes.c_void_p),
+    ]
+
+
 class SnBatchNormOptions(ctypes.Structure):
     _fields_ = [
         ("use_shift", ctypes.c_int),
@@ -204,6 +216,11 @@ sn_layer_norm = _declare("sn_layer_norm", _c_int, _tensor_p, _tensor_p,
 sn_axes_parse = _declare("sn_axes_parse", _c_int, _c_char_p, _c_char_p,
                          ctypes.POINTER(ctypes.c_ssize_t), ctypes.POINTER(_c_uint))
 sn_norm = _declare("sn_norm", _c_int, _tensor_p, _tensor_p, ctypes.POINTER(SnNormOptions))
+sn_norm_plan_create = _declare("sn_norm_plan_create", _c_int, _tensor_p, _tensor_p,
+                               ctypes.POINTER(SnNormOptions), ctypes.POINTER(ctypes.c_void_p))
+sn_norm_plan_execute = _declare("sn_norm_plan_execute", _c_int, ctypes.c_void_p,
+                                ctypes.POINTER(SnNormArrays))
+sn_norm_plan_destroy = _declare("sn_norm_plan_destroy", None, ctypes.c_void_p)
 sn_batch_norm_defaults = _declare("sn_batch_norm_defaults", SnBatchNormOptions, _c_int)
 sn_batch_norm_init = _declare("sn_batch_norm_init", _c_int, ctypes.POINTER(SnBatchNormState),
                               ctypes.POINTER(SnBatchNormOptions))

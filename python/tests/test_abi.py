@@ -15,6 +15,7 @@ STRUCTS = {
     "sn_tensor": _lib.SnTensor,
     "sn_layer_norm_options": _lib.SnLayerNormOptions,
     "sn_norm_options": _lib.SnNormOptions,
+    "sn_norm_arrays": _lib.SnNormArrays,
     "sn_batch_norm_options": _lib.SnBatchNormOptions,
     "sn_batch_norm_state": _lib.SnBatchNormState,
 }
