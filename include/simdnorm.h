@@ -255,7 +255,8 @@ SN_API sn_status sn_norm(const sn_tensor *x, const sn_tensor *y, const sn_norm_o
  *  of the same shapes and strides (a model's layer called step after step):
  *  each execution skips the checks of shapes, axes and options and the
  *  planning, about a third of a call on a few rows. Immutable once made:
- *  several threads may execute one plan at the same time. */
+ *  several threads may execute one plan at the same time. The ISA and the
+ *  thread count are not planned: each execution uses those of its moment. */
 typedef struct sn_norm_plan sn_norm_plan;
 
 /**
