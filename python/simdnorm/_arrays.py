@@ -108,6 +108,15 @@ def seq_lens_array(seq_lens, batch):
     return np.ascontiguousarray(s, dtype=np.int32)
 
 
+def layout_text(layout, rank):
+    """A layout string as the library takes it: one letter per axis."""
+    lay = c_text(layout, "layout")
+    if len(lay) != rank:
+        raise ValueError("%s: layout %r has %d letters for a tensor of rank %d"
+                         % (_lib.status_message(_lib.SN_ERR_LAYOUT), layout, len(lay), rank))
+    return lay
+
+
 def axis_index(axis, rank, name="axis"):
     """A normalized axis index; ValueError when out of range."""
     try:

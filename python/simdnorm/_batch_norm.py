@@ -145,12 +145,7 @@ class BatchNorm:
         rank = x.ndim
         lay = None
         if layout is not None:
-            lay = _arrays.c_text(layout, "layout")
-            if len(lay) != rank:
-                raise ValueError("%s: layout %r has %d letters for a tensor of rank %d"
-                                 % (_lib.status_message(_lib.SN_ERR_LAYOUT), layout, len(lay),
-                                    rank))
-            o.layout = lay
+            lay = o.layout = _arrays.layout_text(layout, rank)
             batch = layout.upper().find("B")
         elif seq_lens is not None:
             f = _arrays.axis_index(feature_axis, rank, "feature_axis")

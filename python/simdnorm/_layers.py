@@ -94,12 +94,7 @@ class _NormCall:
 
         lay = None
         if layout is not None:
-            lay = _arrays.c_text(layout, "layout")
-            if len(lay) != rank:
-                raise ValueError("%s: layout %r has %d letters for a tensor of rank %d"
-                                 % (_lib.status_message(_lib.SN_ERR_LAYOUT), layout, len(lay),
-                                    rank))
-            o.layout = lay
+            lay = o.layout = _arrays.layout_text(layout, rank)
         roles = layout.upper() if layout is not None else ""
 
         axes, param_shape = _joined(axes), _joined(param_shape)

@@ -1,9 +1,7 @@
 """NormPlan: norm() planned once, called on many arrays. Every call must give
 norm()'s bits on the same arrays; arrays laid out otherwise, and scale, bias
 or seq_lens given where the plan has none (or the other way round), are
-errors that leave the outputs alone."""
-import threading
-
+errors that leave the outputs alone. (Threads sharing a plan: test_threads.py.)"""
 import numpy as np
 import pytest
 
@@ -94,22 +92,3 @@ def test_errors_leave_outputs_alone(rng):
     with pytest.raises(ValueError, match="axis description"):
         simdnorm.NormPlan(x, "Q", layout="BTF")
 
-
-def test_threads_share_a_plan(rng):
-    x = [data(rng, (8, 50, 64), loc=i) for i in range(4)]
-    scale, bias = data(rng, 64), data(rng, 64)
-    plan = simdnorm.NormPlan(x[0], "T", layout="BTF", scale=scale, bias=bias)
-    want = [simdnorm.norm(a, "T", layout="BTF", scale=scale, bias=bias) for a in x]
-    failures = []
-
-    def work(i):
-        for _ in range(20):
-            if not np.array_equal(plan(x[i], scale, bias), want[i]):
-                failures.append(i)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not failures

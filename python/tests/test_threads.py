@@ -13,6 +13,7 @@ def test_concurrent_calls(rng):
     xs = [(rng.standard_normal((256, 1024)) + i).astype(np.float32) for i in range(4)]
     seq_lens = np.array([50, 17, 64, 0] * 2)
     bxs = [rng.standard_normal((8, 64, 96)).astype(np.float32) for _ in range(4)]
+    plan = simdnorm.NormPlan(xs[0], 1)  # one plan, every thread calls it
 
     def work(i):
         bn = simdnorm.BatchNorm(96, masked_time=True)
@@ -20,6 +21,7 @@ def test_concurrent_calls(rng):
         for _ in range(10):
             outs.append(simdnorm.layer_norm(xs[i]))
             outs.append(simdnorm.norm(xs[i], 0))
+            outs.append(plan(xs[i]))
             outs.append(bn(bxs[i], True, seq_lens=seq_lens))
         return outs
 
@@ -49,6 +51,7 @@ def test_calls_release_the_gil():
     # from a PyDLL (FUNCFLAG_PYTHONAPI). (A timing test of the same thing is
     # unreliable on a loaded machine; this checks the mechanism itself.)
     assert type(_lib.lib) is ctypes.CDLL
-    for name in ("sn_layer_norm", "sn_norm", "sn_batch_norm", "sn_batch_norm_init"):
+    for name in ("sn_layer_norm", "sn_norm", "sn_norm_plan_execute", "sn_batch_norm",
+                 "sn_batch_norm_init"):
         function = getattr(_lib, name)
         assert not function._flags_ & ctypes._FUNCFLAG_PYTHONAPI, name
