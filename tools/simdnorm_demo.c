@@ -115,11 +115,13 @@ typedef struct batch_norm_config {
 } batch_norm_config;
 
 /* Scale and bias of a norm workload: dense over its param axes; the state of
- * a batch_norm workload. */
+ * a batch_norm workload; the plan of a planned workload, made once before
+ * its rows are timed. */
 typedef struct params {
     const float *scale;
     const float *bias;
     sn_batch_norm_state *state;
+    sn_norm_plan *plan;
 } params;
 
 typedef struct workload workload;
@@ -164,6 +166,26 @@ static sn_status run_layer_norm(const workload *w, const float *x, float *y, con
     (void)p;
     size_t features = (size_t)w->dims[w->rank - 1];
     return sn_layer_norm_f32(x, y, elements(w) / features, features, NULL, NULL, EPSILON);
+}
+
+/* --- layer norm planned: the same call as a model's layer makes it, planned
+ * once (layer_norm_plan) and executed at every call */
+
+static sn_status layer_norm_plan(const workload *w, sn_norm_plan **plan)
+{
+    sn_tensor shape = sn_tensor_dense(NULL, SN_FLOAT32, w->rank, w->dims);
+    sn_norm_options o = SN_NORM_DEFAULTS;
+    o.axes = 1u << (w->rank - 1);
+    o.epsilon = EPSILON;
+    return sn_norm_plan_create(&shape, &shape, &o, plan);
+}
+
+static sn_status run_layer_norm_planned(const workload *w, const float *x, float *y,
+                                        const params *p)
+{
+    (void)w;
+    const sn_norm_arrays arrays = { x, y, NULL, NULL, NULL, NULL, NULL };
+    return sn_norm_plan_execute(p->plan, &arrays);
 }
 
 static double layer_norm_error(const workload *w, const float *x, const float *y,
@@ -534,6 +556,8 @@ static const workload workloads[] = {
     { "layer_norm", 2, { 2048, 4096 }, &offset_data, run_layer_norm, layer_norm_error, NULL, NULL },
     { "layer_norm", 2, { 64, 65536 }, &far_data, run_layer_norm, layer_norm_error, NULL, NULL },
     { "layer_norm", 2, { 1, 768 }, &normal_data, run_layer_norm, layer_norm_error, NULL, NULL },
+    { "layer_norm planned", 2, { 1, 768 }, &normal_data, run_layer_norm_planned, layer_norm_error,
+      NULL, NULL },
     { "norm F", 3, { 32, 200, 512 }, &normal_data, NORM(&norm_btf_f) },
     { "norm TF", 3, { 32, 200, 512 }, &normal_data, NORM(&norm_btf_tf) },
     { "norm T", 3, { 32, 200, 512 }, &offset_data, NORM(&norm_btf_t) },
@@ -889,10 +913,14 @@ int main(int argc, char **argv)
             state = (sn_batch_norm_state){ (ptrdiff_t)features, state_memory,
                                            state_memory + features, state_memory + 2 * features,
                                            state_memory + 3 * features };
-        params p = { scale, bias, features ? &state : NULL };
-        if (!x || !y || (n_params && (!scale || !bias)) || (features && !state_memory)) {
+        params p = { scale, bias, features ? &state : NULL, NULL };
+        int allocated = x && y && (!n_params || (scale && bias)) && (!features || state_memory);
+        sn_status setup = !allocated ? SN_ERR_OUT_OF_MEMORY
+                          : w->run == run_layer_norm_planned ? layer_norm_plan(w, &p.plan)
+                                                             : SN_OK;
+        if (setup != SN_OK) {
             printf(ROW_FORMAT, w->layer, shape, w->data->label, "-", "-", "-", "-", "-", "-",
-                   "out of memory");
+                   allocated ? sn_status_string(setup) : "out of memory");
             failures++;
             free(x);
             free(y);
@@ -953,6 +981,7 @@ int main(int argc, char **argv)
                 fflush(stdout);
             }
         }
+        sn_norm_plan_destroy(p.plan);
         free(x);
         free(y);
         free(scale);
