@@ -148,11 +148,7 @@ static sn_status resolve_axes(const sn_tensor *x, const sn_batch_norm_options *o
         (*time = sn_layout_find(o->layout, 'T')) < 0)
         return sn_fail(SN_ERR_MASK_LAYOUT, "masked_time needs a layout with B and T, got \"%s\"",
                        o->layout ? o->layout : "(none)");
-    for (ptrdiff_t b = 0; b < x->dims[*batch]; b++)
-        if (seq_lens[b] < 0 || seq_lens[b] > x->dims[*time])
-            return sn_fail(SN_ERR_SEQ_LENS, "seq_lens[%td] = %d, time dim is %td", b,
-                           seq_lens[b], x->dims[*time]);
-    return SN_OK;
+    return sn_check_seq_lens(seq_lens, x->dims[*batch], x->dims[*time]);
 }
 
 /* Per-feature statistics in double. */

@@ -85,15 +85,15 @@ void sn_norm_plan_fill(struct sn_norm_plan *p, const sn_tensor *x, const sn_tens
                        unsigned reduce, unsigned params, const sn_norm_options *o, int batch,
                        int time)
 {
-    p->masked = batch >= 0;
-    sn_plan_build(x, y, reduce, params, p->masked, batch, time, o->mask_mode == SN_MASK_ZERO,
+    int masked = batch >= 0;
+    sn_plan_build(x, y, reduce, params, masked, batch, time, o->mask_mode == SN_MASK_ZERO,
                   &p->plan);
     p->epsilon = o->epsilon;
     p->scale = o->scale != NULL;
     p->bias = o->bias != NULL;
     p->seq_lens = o->seq_lens != NULL;
-    p->batch_dim = p->masked ? x->dims[batch] : 0;
-    p->time_dim = p->masked ? x->dims[time] : 0;
+    p->batch_dim = masked ? x->dims[batch] : 0;
+    p->time_dim = masked ? x->dims[time] : 0;
 }
 
 /* sn_norm's checks of everything but the arrays, and the plan. */
@@ -148,16 +148,15 @@ sn_status sn_norm_plan_run(const struct sn_norm_plan *p, const sn_norm_arrays *a
         (status = check_given(a->bias, p->bias, "bias")) != SN_OK ||
         (status = check_given(a->seq_lens, p->seq_lens, "seq_lens")) != SN_OK)
         return status;
-    for (ptrdiff_t b = 0; p->masked && b < p->batch_dim; b++)
-        if (a->seq_lens[b] < 0 || a->seq_lens[b] > p->time_dim)
-            return sn_fail(SN_ERR_SEQ_LENS, "seq_lens[%td] = %d, time dim is %td", b,
-                           a->seq_lens[b], p->time_dim);
+    if (p->plan.masked &&
+        (status = sn_check_seq_lens(a->seq_lens, p->batch_dim, p->time_dim)) != SN_OK)
+        return status;
     if ((status = sn_check_views(&p->views, a->x, a->y)) != SN_OK)
         return status;
 
     sn_norm_job job;
     job.plan = &p->plan;
-    job.seq_lens = p->masked ? a->seq_lens : NULL;
+    job.seq_lens = p->plan.masked ? a->seq_lens : NULL;
     job.kernels = sn_active_kernels();
     job.x = a->x;
     job.y = a->y;

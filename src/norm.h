@@ -14,8 +14,7 @@ struct sn_norm_plan {
     double epsilon;
     /* Which arrays the call was planned with: given ones must come again. */
     int scale, bias, seq_lens;
-    int masked;                    /* seq_lens given and used */
-    ptrdiff_t batch_dim, time_dim; /* when masked: the lengths' count and bound */
+    ptrdiff_t batch_dim, time_dim; /* when plan.masked: the lengths' count and bound */
 };
 
 /* The plan, but its views (the caller's to set), of a call whose shapes and

@@ -2,6 +2,8 @@
 
 #include <stdint.h>
 
+#include "error.h"
+
 static size_t element_size(sn_dtype dtype)
 {
     return dtype == SN_FLOAT32 ? 4 : 0;
@@ -145,6 +147,15 @@ sn_status sn_check_output(const sn_tensor *x, const sn_tensor *y)
     sn_views v;
     sn_status status = sn_views_of(x, y, &v);
     return status != SN_OK ? status : sn_check_views(&v, x->data, y->data);
+}
+
+sn_status sn_check_seq_lens(const int *seq_lens, ptrdiff_t batch, ptrdiff_t time)
+{
+    for (ptrdiff_t b = 0; b < batch; b++)
+        if (seq_lens[b] < 0 || seq_lens[b] > time)
+            return sn_fail(SN_ERR_SEQ_LENS, "seq_lens[%td] = %d, time dim is %td", b,
+                           seq_lens[b], time);
+    return SN_OK;
 }
 
 int sn_resolve_axis(int axis, int rank)

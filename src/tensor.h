@@ -43,6 +43,8 @@ static inline sn_status sn_check_views(const sn_views *v, const void *x, const v
 
 /* y must not overlap itself, and may overlap x only by being exactly x. */
 sn_status sn_check_output(const sn_tensor *x, const sn_tensor *y);
+/* Each of the batch's `batch` sequence lengths between 0 and `time`. */
+sn_status sn_check_seq_lens(const int *seq_lens, ptrdiff_t batch, ptrdiff_t time);
 /* epsilon, or batch norm's correction: a finite number >= 0 (not NaN). */
 static inline int sn_finite_nonnegative(float v)
 {

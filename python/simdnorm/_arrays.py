@@ -43,14 +43,18 @@ def new_output(x):
     return np.empty_like(x, dtype=_F32, order="K")
 
 
+def check_aligned(a, name):
+    if not a.flags.aligned:
+        raise ValueError("%s is not aligned to 4 bytes; copy it first" % name)
+
+
 def tensor(a, name):
     """An sn_tensor viewing `a` (float32 ndarray) in place."""
     rank = a.ndim
     if rank < 1 or rank > _lib.SN_MAX_RANK:
         raise ValueError("%s: %s has %d dimensions"
                          % (_lib.status_message(_lib.SN_ERR_RANK), name, rank))
-    if not a.flags.aligned:
-        raise ValueError("%s is not aligned to 4 bytes; copy it first" % name)
+    check_aligned(a, name)
     shape, byte_strides = a.shape, a.strides
     strides = [s >> 2 for s in byte_strides]
     if any(s < 0 or s & 3 for s in byte_strides):

@@ -216,8 +216,7 @@ class NormPlan:
             raise ValueError("%s has shape %s and strides %s; the plan was made for shape %s "
                              "and strides %s (axes of size 1 aside)"
                              % (name, a.shape, a.strides, planned[0], planned[1]))
-        if not a.flags.aligned:
-            raise ValueError("%s is not aligned to 4 bytes; copy it first" % name)
+        _arrays.check_aligned(a, name)
 
     def __call__(self, x, scale=None, bias=None, *, seq_lens=None, out=None):
         x = _arrays.as_input(x)
@@ -244,5 +243,5 @@ class NormPlan:
 
     def __del__(self):
         plan, self._plan = getattr(self, "_plan", None), None
-        if plan and _lib is not None and _lib.sn_norm_plan_destroy is not None:
+        if plan and _lib is not None:  # (None at interpreter shutdown)
             _lib.sn_norm_plan_destroy(plan)
