@@ -211,23 +211,12 @@ std::string status_text(sn_status status)
 
 // ---------------------------------------------------- memcpy and timing
 
-void copy_bytes(void *dst, const void *src, std::size_t bytes, int threads)
+void on_threads(int threads, const std::function<void(int)> &part)
 {
-    std::size_t useful = bytes / kMemcpyMinBytesPerThread;
-    if (useful < static_cast<std::size_t>(threads))
-        threads = useful < 1 ? 1 : static_cast<int>(useful);
     if (threads <= 1) {
-        std::memcpy(dst, src, bytes);
+        part(0);
         return;
     }
-    // Equal chunks, cut at 64-byte boundaries.
-    std::size_t chunk = (bytes / threads + kAlign - 1) / kAlign * kAlign;
-    auto part = [=](int t) {
-        std::size_t begin = std::min(bytes, chunk * t);
-        std::size_t end = std::min(bytes, begin + chunk);
-        std::memcpy(static_cast<char *>(dst) + begin, static_cast<const char *>(src) + begin,
-                    end - begin);
-    };
 #ifdef SN_BENCH_OPENMP
 #pragma omp parallel num_threads(threads)
     part(omp_get_thread_num());
@@ -239,6 +228,21 @@ void copy_bytes(void *dst, const void *src, std::size_t bytes, int threads)
     for (auto &th : pool)
         th.join();
 #endif
+}
+
+void copy_bytes(void *dst, const void *src, std::size_t bytes, int threads)
+{
+    std::size_t useful = bytes / kMemcpyMinBytesPerThread;
+    if (useful < static_cast<std::size_t>(threads))
+        threads = useful < 1 ? 1 : static_cast<int>(useful);
+    // Equal chunks, cut at 64-byte boundaries.
+    std::size_t chunk = (bytes / threads + kAlign - 1) / kAlign * kAlign;
+    on_threads(threads, [=](int t) {
+        std::size_t begin = std::min(bytes, chunk * t);
+        std::size_t end = std::min(bytes, begin + chunk);
+        std::memcpy(static_cast<char *>(dst) + begin, static_cast<const char *>(src) + begin,
+                    end - begin);
+    });
 }
 
 void bm_memcpy(benchmark::State &state, Dims dims, int threads)

@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -131,6 +132,10 @@ std::string status_text(sn_status status);
 
 // ---------------------------------------------------- memcpy and timing
 
+// part(0), ..., part(threads - 1), each on a thread of its own (the OpenMP
+// pool where the bench has OpenMP, as the library's; std::thread otherwise).
+void on_threads(int threads, const std::function<void(int)> &part);
+
 // memcpy of bytes from src to dst on `threads` threads (equal 64-byte-aligned
 // chunks; one thread below 64 KiB per thread, like the library).
 void copy_bytes(void *dst, const void *src, std::size_t bytes, int threads);
@@ -161,6 +166,23 @@ double median_call_seconds(F &&f)
     std::nth_element(per_call.begin(), per_call.begin() + 2, per_call.end());
     return per_call[2];
 }
+
+// The two-pass floor: what an exact normalization's passes over memory cost
+// on this machine with almost none of its arithmetic. The elements are cut
+// into groups of `group` contiguous floats (the span of one group's
+// statistics, or a panel's: a multiple of `period`); each group is read once
+// to sum it, then read again and written as y = (x - mean) * a[j] + b[j], j
+// running over `period` parameters, with plain or (`streamed`) non-temporal
+// stores. Whole groups are shared among the threads as the library shares
+// them; fewer groups than threads are each cut among the threads, as the
+// library splits a reduction. A group larger than a core's caches is read
+// twice from memory, as an exact normalization must read it: all of its
+// statistics before any of its output.
+void two_pass_floor(const float *x, float *y, std::size_t elements, std::size_t group,
+                    const float *a, const float *b, std::size_t period, int threads, bool streamed);
+
+// Whether two_pass_floor can stream here (x86-64 with AVX-512).
+bool two_pass_floor_streams();
 
 // The memcpy row: x -> y of the workspace of dims, with the bw counter.
 void bm_memcpy(benchmark::State &state, Dims dims, int threads);

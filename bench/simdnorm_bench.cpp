@@ -34,6 +34,17 @@
 //                      beta near 0; training calls keep updating it (momentum
 //                      keeps it bounded).
 //
+// Floors: for every layer that reads its input twice where a group does not
+// fit in cache (all but batch-norm inference and the planned rows), a row
+//   floor norm TF/32x200x512/threads:2
+// times the same passes over memory with almost none of the arithmetic
+// (two_pass_floor, bench_common.h): each group (or panel: the floor of "T"
+// on [B,T,F] is that of "TF") read once and summed, then read again and
+// written as (x - mean) * a + b, with whichever of plain and streamed stores
+// is faster here (its label says which). A layer near its floor is bound by
+// its passes over memory on this machine, not by its arithmetic; a floor
+// below a target shows the target out of reach of those passes here.
+//
 // Counters
 //   bw          (bytes read + bytes written) / wall time, decimal units:
 //               "25.1G/s" is 25.1e9 B/s. For a layer: x read once and y
@@ -56,6 +67,7 @@
 //   build/bench/simdnorm_bench --benchmark_filter='8192x768/'
 //   build/bench/simdnorm_bench --benchmark_filter='(memcpy|avx512)/.*threads:1'
 //   build/bench/simdnorm_bench --benchmark_filter='^(norm|group_norm|memcpy/(32x200|16x64|8x512|2x32))'
+//   build/bench/simdnorm_bench --benchmark_filter='^(memcpy|(floor )?norm TF(/avx512)?)/32x200x512/'
 //   build/bench/simdnorm_bench --benchmark_filter='^(batch_norm|memcpy/(32x200x512|32x256x28x28)/)'
 //   build/bench/simdnorm_bench --benchmark_repetitions=9 --benchmark_out=bench.json
 //   build/bench/simdnorm_bench --threads=1,2,4,8,16 --benchmark_filter='(memcpy|avx512)/'
@@ -113,6 +125,9 @@ struct Layer {
     double min_time = 0.0;
     // run_layer_norm's call planned once before the loop (LayerNormPlan).
     bool planned = false;
+    // The trailing dims one group's (or panel's) statistics span, for the
+    // layer's two-pass floor row (two_pass_floor); 0: no floor row.
+    int floor_dims = 0;
 };
 
 sn_status run_layer_norm(const Layer &, const Workspace &ws)
@@ -154,28 +169,29 @@ BatchNormConfig batch_norm(const char *layout, int training)
 const Layer kLayers[] = {
     // Over the last axis, with scale and bias.
     {"layer_norm", run_layer_norm,
-     {{8192, 256}, {8192, 768}, {8192, 1024}, {2048, 4096}, {64, 65536}, {1, 768}}, {}},
+     {{8192, 256}, {8192, 768}, {8192, 1024}, {2048, 4096}, {64, 65536}, {1, 768}}, {}, {}, 0.0, false, 1},
     // Small calls, whose time is half fixed cost, also as a model calls them.
     {"layer_norm planned", run_layer_norm, {{1, 768}, {4, 768}}, {}, {}, 0.0, true},
     // sn_norm on [B,T,F]: layer norm, group norm with one group, instance norm over T.
-    {"norm F", run_norm, {{32, 200, 512}}, norm_text("BTF", "F", "F")},
-    {"norm TF", run_norm, {{32, 200, 512}}, norm_text("BTF", "TF", "F")},
-    {"norm T", run_norm, {{32, 200, 512}}, norm_text("BTF", "T", "F")},
+    // (A "T" panel is [T,F]: its floor is the TF group's.)
+    {"norm F", run_norm, {{32, 200, 512}}, norm_text("BTF", "F", "F"), {}, 0.0, false, 1},
+    {"norm TF", run_norm, {{32, 200, 512}}, norm_text("BTF", "TF", "F"), {}, 0.0, false, 2},
+    {"norm T", run_norm, {{32, 200, 512}}, norm_text("BTF", "T", "F"), {}, 0.0, false, 2},
     // Instance norm over the last axis of [B,F,T], one group per (B,F).
-    {"norm T", run_norm, {{16, 64, 4096}}, norm_text("BFT", "T", "F")},
+    {"norm T", run_norm, {{16, 64, 4096}}, norm_text("BFT", "T", "F"), {}, 0.0, false, 1},
     // Channels-first [N,C,L], everything but the batch axis, 512 channels.
-    {"norm except_batch", run_norm, {{8, 512, 1024}}, norm_text("BFT", "except_batch", "F")},
+    {"norm except_batch", run_norm, {{8, 512, 1024}}, norm_text("BFT", "except_batch", "F"), {}, 0.0, false, 2},
     // Group norm, 32 groups of 10 channels, on [2,320,64,64] seen as
     // [2,32,10,4096]: reduce {2,3}, params over {1,2} (320 channels).
-    {"group_norm 32", run_norm, {{2, 32, 10, 4096}}, norm_bits(0xCu, 0x6u)},
+    {"group_norm 32", run_norm, {{2, 32, 10, 4096}}, norm_bits(0xCu, 0x6u), {}, 0.0, false, 2},
     // Batch norm, feature last [B,T,F] and channels first [N,C,H,W]; inference
     // (frozen running statistics) and training (statistics + update + normalize).
     // Calls of several ms: 0.1 s per repetition is plenty, and keeps the
     // default run within 4 minutes.
     {"batch_norm infer BTF", run_batch_norm, {{32, 200, 512}}, {}, batch_norm("BTF", 0), 0.1},
-    {"batch_norm train BTF", run_batch_norm, {{32, 200, 512}}, {}, batch_norm("BTF", 1), 0.1},
+    {"batch_norm train BTF", run_batch_norm, {{32, 200, 512}}, {}, batch_norm("BTF", 1), 0.1, false, 3},
     {"batch_norm infer BFSS", run_batch_norm, {{32, 256, 28, 28}}, {}, batch_norm("BFSS", 0), 0.1},
-    {"batch_norm train BFSS", run_batch_norm, {{32, 256, 28, 28}}, {}, batch_norm("BFSS", 1), 0.1},
+    {"batch_norm train BFSS", run_batch_norm, {{32, 256, 28, 28}}, {}, batch_norm("BFSS", 1), 0.1, false, 4},
 };
 
 // ---------------------------------------------------------- benchmarks
@@ -213,6 +229,28 @@ void bm_layer(benchmark::State &state, const Layer *layer, sn_isa isa, Dims dims
     sn_set_num_threads(0);
 }
 
+// The layer's two-pass floor on dims (two_pass_floor): groups of its last
+// floor_dims dims, parameters along the last dim, with whichever of plain and
+// streamed stores is faster here (timed before the loop; the row's label
+// says which).
+void bm_floor(benchmark::State &state, const Layer *layer, Dims dims, int threads)
+{
+    Workspace &ws = workspace(dims);
+    std::size_t period = static_cast<std::size_t>(dims.back()), group = 1;
+    for (std::size_t d = dims.size() - static_cast<std::size_t>(layer->floor_dims); d < dims.size(); d++)
+        group *= static_cast<std::size_t>(dims[d]);
+    ensure_params(ws, period);
+    auto floor = [&](bool streamed) {
+        two_pass_floor(ws.x.get(), ws.y.get(), ws.elements, group, ws.scale.get(), ws.bias.get(), period,
+                       threads, streamed);
+        return true;
+    };
+    bool streamed = two_pass_floor_streams() &&
+                    median_call_seconds([&] { floor(true); }) < median_call_seconds([&] { floor(false); });
+    state.SetLabel(streamed ? "streamed stores" : "plain stores");
+    timed_loop(state, ws, threads, [&] { return floor(streamed); });
+}
+
 // user_min_time: --benchmark_min_time was given on the command line.
 void register_all(bool user_min_time, const std::vector<int> &thread_counts)
 {
@@ -233,6 +271,11 @@ void register_all(bool user_min_time, const std::vector<int> &thread_counts)
                     if (layer.min_time > 0.0 && !user_min_time)
                         b->MinTime(layer.min_time);
                 }
+                if (layer.floor_dims > 0)
+                    benchmark::RegisterBenchmark(("floor " + std::string(layer.name) + tail).c_str(), bm_floor,
+                                                 &layer, dims, threads)
+                        ->UseRealTime()
+                        ->Unit(benchmark::kMicrosecond);
             }
 }
 
