@@ -3,6 +3,9 @@
  *   simdnorm-ab-calls LIB_A LIB_B PAIRS THREADS CASE...
  *     CASE  layer_norm:ROWSxF            sn_layer_norm_f32, scale and bias
  *           norm:D0xD1x...:LAYOUT:AXES   sn_norm, scale and bias over "F"
+ *           batch_norm:D0xD1x...:LAYOUT:train|infer
+ *                                        sn_batch_norm, preset "current",
+ *                                        each build with a state of its own
  *
  * Both libraries are loaded into one process (dlopen, each with its own
  * symbols) and called on the same buffers, one call of each per pair, the
@@ -31,14 +34,24 @@ typedef struct build {
                                 const float *, float);
     sn_status (*norm)(const sn_tensor *, const sn_tensor *, const sn_norm_options *);
     sn_status (*set_num_threads)(int);
+    sn_status (*batch_norm)(const sn_tensor *, const sn_tensor *, sn_batch_norm_state *,
+                            const sn_batch_norm_options *, int, const int *);
+    sn_batch_norm_options (*batch_norm_defaults)(sn_batch_norm_preset);
+    sn_status (*batch_norm_init)(sn_batch_norm_state *, const sn_batch_norm_options *);
 } build;
 
+typedef enum kind { LAYER_NORM, NORM, BATCH_NORM } kind;
+
 typedef struct work {
-    int is_norm;
+    kind kind;
     size_t rows, features;         /* layer_norm */
-    sn_tensor x, y;                /* norm */
+    sn_tensor x, y;                /* norm, batch_norm */
     sn_norm_options options;
+    sn_batch_norm_options bn_options;
+    sn_batch_norm_state state[2];  /* batch_norm: A's and B's */
+    int training;
     float *xd, *yd, *scale, *bias;
+    float *state_arrays;           /* batch_norm: both states' arrays */
 } work;
 
 static double now(void)
@@ -64,7 +77,11 @@ static int load(const char *path, build *b)
     *(void **)&b->layer_norm_f32 = dlsym(h, "sn_layer_norm_f32");
     *(void **)&b->norm = dlsym(h, "sn_norm");
     *(void **)&b->set_num_threads = dlsym(h, "sn_set_num_threads");
-    if (!b->layer_norm_f32 || !b->norm || !b->set_num_threads) {
+    *(void **)&b->batch_norm = dlsym(h, "sn_batch_norm");
+    *(void **)&b->batch_norm_defaults = dlsym(h, "sn_batch_norm_defaults");
+    *(void **)&b->batch_norm_init = dlsym(h, "sn_batch_norm_init");
+    if (!b->layer_norm_f32 || !b->norm || !b->set_num_threads || !b->batch_norm ||
+        !b->batch_norm_defaults || !b->batch_norm_init) {
         fprintf(stderr, "simdnorm-ab-calls: %s lacks the simdnorm API\n", path);
         return 0;
     }
@@ -98,46 +115,10 @@ static int parse_dims(const char *text, ptrdiff_t *dims)
     return *end == '\0' || *end == ':' ? rank : 0;
 }
 
-static int setup(const char *spec, work *w)
+/* The dense tensors of dims, by hand: sn_tensor_dense is in the libraries
+ * compared. */
+static void dense_tensors(work *w, int rank, const ptrdiff_t *dims)
 {
-    static char text[256];
-    unsigned seed = 12345u;
-    ptrdiff_t dims[SN_MAX_RANK];
-    memset(w, 0, sizeof *w);
-    snprintf(text, sizeof text, "%s", spec);
-    if (strncmp(text, "layer_norm:", 11) == 0) {
-        if (parse_dims(text + 11, dims) != 2)
-            return 0;
-        w->rows = (size_t)dims[0];
-        w->features = (size_t)dims[1];
-        w->xd = floats(w->rows * w->features, &seed);
-        w->yd = floats(w->rows * w->features, &seed);
-        w->scale = floats(w->features, &seed);
-        w->bias = floats(w->features, &seed);
-        return w->xd && w->yd && w->scale && w->bias;
-    }
-    if (strncmp(text, "norm:", 5) != 0)
-        return 0;
-    char *layout = strchr(text + 5, ':'), *axes = layout ? strchr(layout + 1, ':') : NULL;
-    int rank = parse_dims(text + 5, dims);
-    if (!axes || rank < 1)
-        return 0;
-    *layout++ = '\0';
-    *axes++ = '\0';
-    char *f = strchr(layout, 'F');
-    if ((int)strlen(layout) != rank || !f)
-        return 0;
-    size_t count = 1, features = (size_t)dims[f - layout];
-    for (int i = 0; i < rank; i++)
-        count *= (size_t)dims[i];
-    w->is_norm = 1;
-    w->xd = floats(count, &seed);
-    w->yd = floats(count, &seed);
-    w->scale = floats(features, &seed);
-    w->bias = floats(features, &seed);
-    if (!w->xd || !w->yd || !w->scale || !w->bias)
-        return 0;
-    /* The tensors by hand: sn_tensor_dense is in the libraries compared. */
     w->x.data = w->xd;
     w->y.data = w->yd;
     w->x.dtype = w->y.dtype = SN_FLOAT32;
@@ -148,9 +129,80 @@ static int setup(const char *spec, work *w)
         w->x.strides[i] = w->y.strides[i] = stride;
         stride *= dims[i];
     }
+}
+
+/* A batch-norm state for each build, initialized by that build. */
+static int batch_norm_states(work *w, const build *a, const build *b, size_t features)
+{
+    w->state_arrays = malloc(8 * features * sizeof(float));
+    if (!w->state_arrays)
+        return 0;
+    const build *builds[2] = { a, b };
+    for (int k = 0; k < 2; k++) {
+        float *at = w->state_arrays + 4 * k * features;
+        w->state[k] = (sn_batch_norm_state){ (ptrdiff_t)features, at, at + features,
+                                             at + 2 * features, at + 3 * features };
+        if (builds[k]->batch_norm_init(&w->state[k], &w->bn_options) != SN_OK)
+            return 0;
+    }
+    return 1;
+}
+
+static int setup(const char *spec, work *w, const build *a, const build *b)
+{
+    static char text[256];
+    unsigned seed = 12345u;
+    ptrdiff_t dims[SN_MAX_RANK];
+    memset(w, 0, sizeof *w);
+    snprintf(text, sizeof text, "%s", spec);
+    if (strncmp(text, "layer_norm:", 11) == 0) {
+        if (parse_dims(text + 11, dims) != 2)
+            return 0;
+        w->kind = LAYER_NORM;
+        w->rows = (size_t)dims[0];
+        w->features = (size_t)dims[1];
+        w->xd = floats(w->rows * w->features, &seed);
+        w->yd = floats(w->rows * w->features, &seed);
+        w->scale = floats(w->features, &seed);
+        w->bias = floats(w->features, &seed);
+        return w->xd && w->yd && w->scale && w->bias;
+    }
+    size_t prefix = strncmp(text, "norm:", 5) == 0         ? 5
+                    : strncmp(text, "batch_norm:", 11) == 0 ? 11
+                                                            : 0;
+    if (!prefix)
+        return 0;
+    w->kind = prefix == 5 ? NORM : BATCH_NORM;
+    char *layout = strchr(text + prefix, ':'), *last = layout ? strchr(layout + 1, ':') : NULL;
+    int rank = parse_dims(text + prefix, dims);
+    if (!last || rank < 1)
+        return 0;
+    *layout++ = '\0';
+    *last++ = '\0';
+    char *f = strchr(layout, 'F');
+    if ((int)strlen(layout) != rank || !f)
+        return 0;
+    size_t count = 1, features = (size_t)dims[f - layout];
+    for (int i = 0; i < rank; i++)
+        count *= (size_t)dims[i];
+    w->xd = floats(count, &seed);
+    w->yd = floats(count, &seed);
+    w->scale = floats(features, &seed);
+    w->bias = floats(features, &seed);
+    if (!w->xd || !w->yd || !w->scale || !w->bias)
+        return 0;
+    dense_tensors(w, rank, dims);
+    if (w->kind == BATCH_NORM) {
+        if (strcmp(last, "train") != 0 && strcmp(last, "infer") != 0)
+            return 0;
+        w->training = strcmp(last, "train") == 0;
+        w->bn_options = a->batch_norm_defaults(SN_BATCH_NORM_CURRENT);
+        w->bn_options.layout = layout;
+        return batch_norm_states(w, a, b, features);
+    }
     sn_norm_options o = SN_NORM_DEFAULTS;
     o.layout = layout;
-    o.axes_text = axes;
+    o.axes_text = last;
     o.param_text = "F";
     o.scale = w->scale;
     o.bias = w->bias;
@@ -158,12 +210,19 @@ static int setup(const char *spec, work *w)
     return 1;
 }
 
-static double timed_call(const build *b, const work *w)
+/* One call of build b (which: 0 for A, 1 for B, its batch-norm state). */
+static double timed_call(const build *b, work *w, int which)
 {
     double t0 = now();
-    sn_status s = w->is_norm ? b->norm(&w->x, &w->y, &w->options)
-                             : b->layer_norm_f32(w->xd, w->yd, w->rows, w->features, w->scale,
-                                                 w->bias, 1e-5f);
+    sn_status s;
+    switch (w->kind) {
+    case NORM: s = b->norm(&w->x, &w->y, &w->options); break;
+    case BATCH_NORM:
+        s = b->batch_norm(&w->x, &w->y, &w->state[which], &w->bn_options, w->training, NULL);
+        break;
+    default:
+        s = b->layer_norm_f32(w->xd, w->yd, w->rows, w->features, w->scale, w->bias, 1e-5f);
+    }
     double t = now() - t0;
     if (s != SN_OK) {
         fprintf(stderr, "simdnorm-ab-calls: a call failed (status %d)\n", (int)s);
@@ -176,7 +235,8 @@ int main(int argc, char **argv)
 {
     if (argc < 6) {
         fprintf(stderr, "usage: %s LIB_A LIB_B PAIRS THREADS CASE...\n"
-                        "  CASE  layer_norm:ROWSxF | norm:D0xD1x...:LAYOUT:AXES\n",
+                        "  CASE  layer_norm:ROWSxF | norm:D0xD1x...:LAYOUT:AXES |\n"
+                        "        batch_norm:D0xD1x...:LAYOUT:train|infer\n",
                 argv[0]);
         return 2;
     }
@@ -195,22 +255,22 @@ int main(int argc, char **argv)
         return 1;
     for (int c = 5; c < argc; c++) {
         work w;
-        if (!setup(argv[c], &w)) {
+        if (!setup(argv[c], &w, &a, &b)) {
             fprintf(stderr, "simdnorm-ab-calls: cannot read or allocate the case %s\n", argv[c]);
             return 2;
         }
         for (int i = 0; i < 3; i++) {
-            timed_call(&a, &w);
-            timed_call(&b, &w);
+            timed_call(&a, &w, 0);
+            timed_call(&b, &w, 1);
         }
         for (int p = 0; p < pairs; p++) {
             /* A then B, then B then A: a drift within a pair favours neither. */
             if (p % 2 == 0) {
-                ta[p] = timed_call(&a, &w);
-                tb[p] = timed_call(&b, &w);
+                ta[p] = timed_call(&a, &w, 0);
+                tb[p] = timed_call(&b, &w, 1);
             } else {
-                tb[p] = timed_call(&b, &w);
-                ta[p] = timed_call(&a, &w);
+                tb[p] = timed_call(&b, &w, 1);
+                ta[p] = timed_call(&a, &w, 0);
             }
             ratio[p] = tb[p] / ta[p];
         }
@@ -225,6 +285,7 @@ int main(int argc, char **argv)
         free(w.yd);
         free(w.scale);
         free(w.bias);
+        free(w.state_arrays);
     }
     free(ta);
     free(tb);
