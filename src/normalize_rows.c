@@ -225,20 +225,25 @@ static void normalize_runs(const run *rn, const sn_offsets *g, ptrdiff_t r, ptrd
                        p->reduce[0].y_stride, count, s, 0, g->param + at.param);
 }
 
-/* Groups [begin, end) on one thread. When groups span several blocks, each
- * block of a group is normalized and then the same block of the next group
- * is reduced, so that reading the one overlaps writing the other (the column
- * path's panels do the same when their output streams); the next group's
- * moments merge block by block in the order group_task merges them, so every
- * group is computed exactly as group_task computes it. Streamed or not: norm
- * "TF" on [32,200,512] at 2 threads, whose output stays in L3, 80-82 -> 91-95
- * GB/s, group norm 114-122 -> 118-126. */
+/* Groups [begin, end) on one thread. When groups span several blocks and
+ * the output streams, each block of a group is normalized and then the same
+ * block of the next group is reduced, so that reading the one from memory
+ * overlaps writing the other (the column path's panels do the same); the
+ * next group's moments merge block by block in the order group_task merges
+ * them, so every group is computed exactly as group_task computes it. An
+ * output written into the cache is best normalized group after group, as
+ * the column path's panels are: on a Zen 4 VM, per-call pairs against the
+ * interleaved walk, norm "TF" on [32,200,512] at 2 threads 0.91 of the time,
+ * [8,200,512] in cache at 1 thread 0.92, group norm on [2,32,10,4096] at 2
+ * threads 0.87-0.96, "except_batch" [4,128,4096] 0.96. */
 void sn_rows_range(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
 {
     const sn_norm_job *job = rn->job;
     const sn_plan *p = job->plan;
-    /* Strided runs (GATHER) copy through the thread's scratch a group at a time. */
-    if (p->path != SN_PATH_ROWS || rn->mode != MODE_FUSED || rn->units < 2) {
+    /* Strided runs (GATHER) copy through the thread's scratch a group at a
+     * time; single-block groups and outputs written into the cache go group
+     * after group. */
+    if (p->path != SN_PATH_ROWS || rn->mode != MODE_FUSED || rn->units < 2 || !rn->stream) {
         for (ptrdiff_t i = begin; i < end; i++)
             group_task(rn, i, thread);
         return;
@@ -267,9 +272,10 @@ void sn_rows_range(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
              * the runs are normalized together, SN_ROWS_BATCH; else as many as
              * a batch of rows (SN_ROWS_BATCH_BYTES), so that the runs in flight
              * stay in L1 (four runs of 4096: "except_batch" [4,128,4096] 1.11x
-             * the time). Against run by run, separate runs: norm "TF"
+             * the time). Against run by run, separate runs, when this walk
+             * also took outputs written into the cache: norm "TF"
              * [16,200,512] at 1 thread 0.92 of the time, [16,200,256] at 2
-             * threads 0.85, [32,200,512] at 2 threads within the noise. */
+             * threads 0.85. */
             for (ptrdiff_t r = 0; r < p->runs; r += step) {
                 ptrdiff_t count = min_ptrdiff(step, p->runs - r);
                 if (together)

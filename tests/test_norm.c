@@ -431,12 +431,12 @@ Test(norm, instance_norm_over_time)
     }
 }
 
-/* Groups (rows of blocks, axes "TF") are worked through a range at a time,
- * each group's moments gathered while the one before is normalized, and so
- * are column panels (axes "T") whose output streams to memory (8 MiB or more
- * per thread; normalize_rows.c, normalize_columns.c): every group must come
- * out as in a call of its own, with padded frames zeroed, on 1 and 2
- * threads, in place too. dims[0] groups of dims[1] x dims[2]. */
+/* Where the output streams to memory (8 MiB or more per thread), groups
+ * (rows of blocks, axes "TF") and column panels (axes "T") are worked
+ * through a range at a time, each group's moments gathered while the one
+ * before is normalized (normalize_rows.c, normalize_columns.c): every group
+ * must come out as in a call of its own, masked (padded frames zeroed) and
+ * not, on 1 and 2 threads, in place too. dims[0] groups of dims[1] x dims[2]. */
 static void check_ranges_equal_one_group_calls(const char *label, const ptrdiff_t dims[3])
 {
     tu_rng rng = tu_rng_for(label);
@@ -452,9 +452,11 @@ static void check_ranges_equal_one_group_calls(const char *label, const ptrdiff_
     cr_assert(dims[0] <= 16, "at most 16 groups");
     fill_lengths(&rng, dims[0], dims[1], lens);
     const char *axes[] = { "T", "TF" };
-    for (int a = 0; a < 2; a++) {
+    /* Masked and not: unmasked runs take their statistics side by side. */
+    for (int a = 0; a < 4; a++) {
+        const int masked = a < 2;
         sn_norm_options o = SN_NORM_DEFAULTS;
-        o.axes_text = axes[a];
+        o.axes_text = axes[a % 2];
         o.layout = "BTF";
         o.param_text = "F";
         o.scale = params;
@@ -465,11 +467,11 @@ static void check_ranges_equal_one_group_calls(const char *label, const ptrdiff_
         for (ptrdiff_t b = 0; b < dims[0]; b++) {
             sn_tensor xb = sn_tensor_dense(x + b * panel, SN_FLOAT32, 3, one);
             sn_tensor yb = sn_tensor_dense(want + b * panel, SN_FLOAT32, 3, one);
-            o.seq_lens = lens + b;
+            o.seq_lens = masked ? lens + b : NULL;
             cr_assert(sn_norm(&xb, &yb, &o) == SN_OK, "batch %td: %s", b,
                       sn_last_error_detail());
         }
-        o.seq_lens = lens;
+        o.seq_lens = masked ? lens : NULL;
         for (int mode = 0; mode < 3; mode++) {
             int threads = 1 + mode % 2, in_place = mode == 2;
             set_threads(threads);
@@ -479,10 +481,10 @@ static void check_ranges_equal_one_group_calls(const char *label, const ptrdiff_
             sn_tensor yt = sn_tensor_dense(y, SN_FLOAT32, 3, dims);
             cr_assert(sn_norm(&xt, &yt, &o) == SN_OK, "%s", sn_last_error_detail());
             cr_assert(memcmp(y, want, n * sizeof(float)) == 0,
-                      "seed=%u isa=%s %s dims=[%td,%td,%td] axes=%s threads=%d in_place=%d: "
-                      "groups worked through in ranges differ from one-group calls",
-                      tu_seed(), tu_isa_name(), label, dims[0], dims[1], dims[2], axes[a],
-                      threads, in_place);
+                      "seed=%u isa=%s %s dims=[%td,%td,%td] axes=%s masked=%d threads=%d "
+                      "in_place=%d: groups worked through in ranges differ from one-group calls",
+                      tu_seed(), tu_isa_name(), label, dims[0], dims[1], dims[2], axes[a % 2],
+                      masked, threads, in_place);
         }
     }
     set_threads(0);
