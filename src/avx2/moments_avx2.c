@@ -321,8 +321,8 @@ void sn_col_moments_f32_avx2(const float *x, ptrdiff_t stride, size_t rows, size
 /* Eight columns at j of `rows` rows (at most SN_PASS2_TERMS): deviations and
  * squares in float registers, then added to the double sums. */
 /* With `ahead`, each row's line of the same columns SN_COL_STREAM_ROWS rows
- * on is prefetched (every other column step: a line holds two): the next
- * strip of the walk (see the AVX-512 kernel). */
+ * on is prefetched into L2 (every other column step: a line holds two): the
+ * next strip of the walk (see the AVX-512 kernel). */
 SN_INLINE void col_deviations8(const float *x, ptrdiff_t stride, size_t rows,
                                const float *shift, const float *center, size_t j,
                                double *sum_dev, double *sum_sq, int ahead)
@@ -333,7 +333,7 @@ SN_INLINE void col_deviations8(const float *x, ptrdiff_t stride, size_t rows,
     for (size_t i = 0; i < rows; i++) {
         const float *at = x + (ptrdiff_t)i * stride + j;
         if (ahead && j % 16 == 0)
-            _mm_prefetch((const char *)(at + SN_COL_STREAM_ROWS * stride), _MM_HINT_T0);
+            _mm_prefetch((const char *)(at + SN_COL_STREAM_ROWS * stride), _MM_HINT_T1);
         add_dev(deviation(_mm256_loadu_ps(at), kc, one), &d, &q);
     }
     const __m256d d_lo = _mm256_cvtps_pd(_mm256_castps256_ps128(d));

@@ -306,7 +306,12 @@ void sn_col_moments_f32_avx512(const float *x, ptrdiff_t stride, size_t rows, si
 /* The 16 columns at j (the lanes of `mask`) of `rows` rows (at most
  * SN_PASS2_TERMS): deviations and squares in float registers, then added to
  * the double sums. With `ahead`, each row's line of the same columns
- * SN_COL_STREAM_ROWS rows on is prefetched: the next strip of the walk. */
+ * SN_COL_STREAM_ROWS rows on is prefetched into L2: the next strip of the
+ * walk. Not into L1: a strip of 16 rows of 512 lanes is as large as L1, and
+ * lines fetched a strip ahead were evicted before their turn (batch norm
+ * training BTF, per-call pairs against L1 prefetches: [32,200,512] 0.92 of
+ * the time at 1 and 2 threads, [64,400,512] 0.82 at 1 thread; AVX2 likewise
+ * 0.92, 0.95 and 0.86). */
 SN_INLINE void col_deviations16(const float *x, ptrdiff_t stride, size_t rows,
                                 const float *shift, const float *center, size_t j,
                                 __mmask16 mask, double *sum_dev, double *sum_sq, int ahead)
@@ -318,7 +323,7 @@ SN_INLINE void col_deviations16(const float *x, ptrdiff_t stride, size_t rows,
     for (size_t i = 0; i < rows; i++) {
         const float *at = x + (ptrdiff_t)i * stride + j;
         if (ahead)
-            _mm_prefetch((const char *)(at + SN_COL_STREAM_ROWS * stride), _MM_HINT_T0);
+            _mm_prefetch((const char *)(at + SN_COL_STREAM_ROWS * stride), _MM_HINT_T1);
         add_dev(deviation(_mm512_maskz_loadu_ps(mask, at), kc, unit), &d, &q);
     }
     __mmask8 lo = (__mmask8)mask, hi = (__mmask8)(mask >> 8);
@@ -337,9 +342,9 @@ SN_INLINE void col_deviations16(const float *x, ptrdiff_t stride, size_t rows,
 }
 
 /* The strips of SN_COL_STREAM_ROWS rows; all but the last prefetch the
- * next (from memory, the walk's 8 streams of rows a strip apart outrun the
- * hardware prefetchers: batch norm training BTF at 2 threads 70-82 -> 81-87
- * GB/s). A call of one strip (a step of the pipelined panels) prefetches
+ * next (from memory, the walk's streams of rows a strip apart outrun the
+ * hardware prefetchers: with strips of 8 rows, batch norm training BTF at 2
+ * threads 70-82 -> 81-87 GB/s). A call of one strip (a step of the pipelined panels) prefetches
  * nothing: prefetching the next strip there too measured no faster (norm T
  * [32,200,512], 1 thread). */
 SN_INLINE void col_strip(const float *block, ptrdiff_t stride, size_t count, size_t width,
