@@ -432,11 +432,12 @@ Test(norm, instance_norm_over_time)
 }
 
 /* Where the output streams to memory (8 MiB or more per thread), groups
- * (rows of blocks, axes "TF") and column panels (axes "T") are worked
- * through a range at a time, each group's moments gathered while the one
+ * (rows of blocks, axes "TF", unless they read a parameter per element) and
+ * column panels (axes "T") are worked through a range at a time, each group's moments gathered while the one
  * before is normalized (normalize_rows.c, normalize_columns.c): every group
  * must come out as in a call of its own, masked (padded frames zeroed) and
- * not, on 1 and 2 threads, in place too. dims[0] groups of dims[1] x dims[2]. */
+ * not, with parameters and without, on 1 and 2 threads, in place too.
+ * dims[0] groups of dims[1] x dims[2] (dims[1] <= dims[2]). */
 static void check_ranges_equal_one_group_calls(const char *label, const ptrdiff_t dims[3])
 {
     tu_rng rng = tu_rng_for(label);
@@ -451,16 +452,26 @@ static void check_ranges_equal_one_group_calls(const char *label, const ptrdiff_
     int lens[16];
     cr_assert(dims[0] <= 16, "at most 16 groups");
     fill_lengths(&rng, dims[0], dims[1], lens);
-    const char *axes[] = { "T", "TF" };
-    /* Masked and not: unmasked runs take their statistics side by side. */
-    for (int a = 0; a < 4; a++) {
-        const int masked = a < 2;
+    /* Masked and not (unmasked runs take their statistics side by side), with
+     * a parameter per element of the runs (which go group after group), per
+     * run (runs that cannot merge, side by side) and without. */
+    static const struct {
+        const char *layout, *axes, *params;
+        int masked;
+    } configs[] = {
+        { "BTF", "T", "F", 1 },    { "BTF", "TF", "F", 1 },  { "BTF", "T", "F", 0 },
+        { "BTF", "TF", "F", 0 },   { "BTF", "T", NULL, 1 },  { "BTF", "TF", NULL, 1 },
+        { "BTF", "T", NULL, 0 },   { "BTF", "TF", NULL, 0 }, { "BSF", "except_batch", "spatial", 0 },
+    };
+    cr_assert(dims[1] <= dims[2], "per-run parameters come from the per-feature arrays");
+    for (size_t a = 0; a < sizeof configs / sizeof *configs; a++) {
+        const int masked = configs[a].masked, with_params = configs[a].params != NULL;
         sn_norm_options o = SN_NORM_DEFAULTS;
-        o.axes_text = axes[a % 2];
-        o.layout = "BTF";
-        o.param_text = "F";
-        o.scale = params;
-        o.bias = params + dims[2];
+        o.axes_text = configs[a].axes;
+        o.layout = configs[a].layout;
+        o.param_text = configs[a].params;
+        o.scale = with_params ? params : NULL;
+        o.bias = with_params ? params + dims[2] : NULL;
         o.mask_mode = SN_MASK_ZERO;
         const ptrdiff_t one[3] = { 1, dims[1], dims[2] };
         set_threads(1);
@@ -481,10 +492,12 @@ static void check_ranges_equal_one_group_calls(const char *label, const ptrdiff_
             sn_tensor yt = sn_tensor_dense(y, SN_FLOAT32, 3, dims);
             cr_assert(sn_norm(&xt, &yt, &o) == SN_OK, "%s", sn_last_error_detail());
             cr_assert(memcmp(y, want, n * sizeof(float)) == 0,
-                      "seed=%u isa=%s %s dims=[%td,%td,%td] axes=%s masked=%d threads=%d "
-                      "in_place=%d: groups worked through in ranges differ from one-group calls",
-                      tu_seed(), tu_isa_name(), label, dims[0], dims[1], dims[2], axes[a % 2],
-                      masked, threads, in_place);
+                      "seed=%u isa=%s %s dims=[%td,%td,%td] layout=%s axes=%s params=%s "
+                      "masked=%d threads=%d in_place=%d: groups worked through in ranges "
+                      "differ from one-group calls",
+                      tu_seed(), tu_isa_name(), label, dims[0], dims[1], dims[2],
+                      configs[a].layout, configs[a].axes,
+                      with_params ? configs[a].params : "none", masked, threads, in_place);
         }
     }
     set_threads(0);
