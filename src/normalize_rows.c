@@ -162,19 +162,31 @@ static void group_task(const run *rn, ptrdiff_t index, int thread)
         normalize_run_part(rn, &g, r, 0, p->run_length, &s, scratch);
 }
 
-/* Whether single-run groups normalized a few together by the rows_normalize
- * kernel, each vector of the parameters loaded once for them, pay: in cache,
- * and where the output streams (layer norm [8192,256] at 1 thread: 8%
- * faster, median of 10 rounds; norm F [32,200,512], batches of two rows,
- * unchanged). Not from memory with plain stores, whose two to four streams
- * of stores measured slower than one row after the other (norm F
- * [32,200,512] at 2 threads: 23% slower; on the Zen 5 VM 110-115 -> 79-89
- * GB/s). The runs of a multi-run group go one by one: normalized together
- * in the interleaved walk (sn_rows_range), norm "TF" gained 7-10% there,
- * but it is faster group after group (below). */
+/* Whether rows normalized a few together by the rows_normalize kernel, each
+ * vector of the parameters loaded once for them, pay: in cache, and where the
+ * output streams (layer norm [8192,256] at 1 thread: 8% faster, median of 10
+ * rounds; norm "TF" [32,200,512]: 7-10%; norm F [32,200,512], batches of two
+ * rows, unchanged). Not from memory with plain stores, whose two to four
+ * streams of stores measured slower than one row after the other (norm F
+ * [32,200,512] at 2 threads: 23% slower, norm "TF" 6%; on the Zen 5 VM
+ * 110-115 -> 79-89 GB/s). */
 static int together_pays(const run *rn)
 {
     return rn->stream || sn_rows_in_cache(rn->job->plan);
+}
+
+/* Whether a group's runs are normalized SN_ROWS_BATCH at a time by the
+ * rows_normalize kernel (together_pays): whole runs one stride apart, none
+ * masked (units_side_by_side), with the same parameter per element (norm
+ * "TF" with parameters "F") or none. Each run comes out as row_normalize
+ * makes it. */
+static int runs_together(const run *rn)
+{
+    const sn_norm_job *job = rn->job;
+    const sn_plan *p = job->plan;
+    return units_side_by_side(rn) && p->reduce[0].param_stride == 0 &&
+           (run_axis(p)->param_stride == 1 || (!job->scale && !job->bias)) &&
+           together_pays(rn);
 }
 
 /* `count` whole runs (2 to SN_ROWS_BATCH), run i at x + i * x_stride in x and
@@ -198,41 +210,48 @@ SN_ENGINE_INLINE void normalize_together(const run *rn, ptrdiff_t x, ptrdiff_t x
                                      job->bias ? job->bias + param : NULL, rn->stream);
 }
 
+/* Runs [r, r + count) of a group (runs_together), normalized in one call. */
+static void normalize_runs(const run *rn, const sn_offsets *g, ptrdiff_t r, ptrdiff_t count,
+                           const sn_group_norm *s)
+{
+    const sn_plan *p = rn->job->plan;
+    if (count == 1) {
+        normalize_run_part(rn, g, r, 0, p->run_length, s, NULL);
+        return;
+    }
+    sn_offsets at;
+    run_position(p, r, &at);
+    normalize_together(rn, g->x + at.x, p->reduce[0].x_stride, g->y + at.y,
+                       p->reduce[0].y_stride, count, s, 0, g->param + at.param);
+}
+
 /* Groups [begin, end) on one thread. When groups span several blocks and
  * the output streams, each block of a group is normalized and then the same
  * block of the next group is reduced, so that reading the one from memory
  * overlaps writing the other (the column path's panels do the same); the
  * next group's moments merge block by block in the order group_task merges
- * them, so every group is computed exactly as group_task computes it.
- * Group after group instead, measured in per-call pairs against the
- * interleaved walk on a Zen 4 VM:
- * - where the output is written into the cache: norm "TF" on [32,200,512]
- *   at 2 threads 0.91 of the time, [8,200,512] at 1 thread 0.92, group norm
- *   on [2,32,10,4096] at 2 threads 0.87-0.96, "except_batch" [4,128,4096]
- *   0.96;
- * - where it streams and the runs read a parameter per element
- *   (sn_params_along_runs): layer norm [64,65536] 0.81-0.88, norm "TF"
- *   [32,200,512] 0.88-1.0, [128,50,512] 0.85. Without parameters along the
- *   runs, interleaved stays ahead: group norm [2,32,10,4096] and
- *   "except_batch" [8,512,1024] 1.11-1.21, and without any parameters, the
- *   same layer norm and "TF" 1.05-1.14. */
+ * them, so every group is computed exactly as group_task computes it. An
+ * output written into the cache is best normalized group after group, as
+ * the column path's panels are: on a Zen 4 VM, per-call pairs against the
+ * interleaved walk, norm "TF" on [32,200,512] at 2 threads 0.91 of the time,
+ * [8,200,512] in cache at 1 thread 0.92, group norm on [2,32,10,4096] at 2
+ * threads 0.87-0.96, "except_batch" [4,128,4096] 0.96. */
 void sn_rows_range(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
 {
     const sn_norm_job *job = rn->job;
     const sn_plan *p = job->plan;
     /* Strided runs (GATHER) copy through the thread's scratch a group at a
-     * time; single-block groups go group after group, and so do the others
-     * but where interleaving pays (above). */
-    if (p->path != SN_PATH_ROWS || rn->mode != MODE_FUSED || rn->units < 2 || !rn->stream ||
-        sn_params_along_runs(rn)) {
+     * time; single-block groups and outputs written into the cache go group
+     * after group. */
+    if (p->path != SN_PATH_ROWS || rn->mode != MODE_FUSED || rn->units < 2 || !rn->stream) {
         for (ptrdiff_t i = begin; i < end; i++)
             group_task(rn, i, thread);
         return;
     }
     if (begin >= end)
         return;
-    const int side_by_side = units_side_by_side(rn);
-    const ptrdiff_t step = sn_rows_filling_batch(p->run_length);
+    const int side_by_side = units_side_by_side(rn), together = runs_together(rn);
+    const ptrdiff_t step = together ? SN_ROWS_BATCH : sn_rows_filling_batch(p->run_length);
     sn_offsets g, next;
     outer_position(p, begin, &g);
     float shift = sn_group_shift(job, &g), next_shift = 0.0f;
@@ -248,15 +267,22 @@ void sn_rows_range(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
         }
         total = sn_moments_empty();
         if (side_by_side) {
-            /* Whole runs `step` at a time, as many as a batch of rows
-             * (SN_ROWS_BATCH_BYTES), so that the runs in flight stay in L1
-             * (four runs of 4096: "except_batch" [4,128,4096] 1.11x the
-             * time), then as many units of the next group, whose statistics
-             * merge_units takes side by side. */
+            /* Whole runs `step` at a time, then as many units of the next
+             * group, whose statistics merge_units takes side by side: where
+             * the runs are normalized together, SN_ROWS_BATCH; else as many as
+             * a batch of rows (SN_ROWS_BATCH_BYTES), so that the runs in flight
+             * stay in L1 (four runs of 4096: "except_batch" [4,128,4096] 1.11x
+             * the time). Against run by run, separate runs, when this walk
+             * also took outputs written into the cache: norm "TF"
+             * [16,200,512] at 1 thread 0.92 of the time, [16,200,256] at 2
+             * threads 0.85. */
             for (ptrdiff_t r = 0; r < p->runs; r += step) {
                 ptrdiff_t count = min_ptrdiff(step, p->runs - r);
-                for (ptrdiff_t i = 0; i < count; i++)
-                    normalize_run_part(rn, &g, r + i, 0, p->run_length, &s, NULL);
+                if (together)
+                    normalize_runs(rn, &g, r, count, &s);
+                else
+                    for (ptrdiff_t i = 0; i < count; i++)
+                        normalize_run_part(rn, &g, r + i, 0, p->run_length, &s, NULL);
                 ptrdiff_t to = min_ptrdiff(unit + count, rn->units);
                 merge_units(rn, &next, unit, to, next_shift, NULL, &total);
                 unit = to;

@@ -432,8 +432,8 @@ Test(norm, instance_norm_over_time)
 }
 
 /* Where the output streams to memory (8 MiB or more per thread), groups
- * (rows of blocks, axes "TF", unless they read a parameter per element) and
- * column panels (axes "T") are worked through a range at a time, each group's moments gathered while the one
+ * (rows of blocks, axes "TF") and column panels (axes "T") are worked
+ * through a range at a time, each group's moments gathered while the one
  * before is normalized (normalize_rows.c, normalize_columns.c): every group
  * must come out as in a call of its own, masked (padded frames zeroed) and
  * not, with parameters and without, on 1 and 2 threads, in place too.
@@ -453,8 +453,8 @@ static void check_ranges_equal_one_group_calls(const char *label, const ptrdiff_
     cr_assert(dims[0] <= 16, "at most 16 groups");
     fill_lengths(&rng, dims[0], dims[1], lens);
     /* Masked and not (unmasked runs take their statistics side by side), with
-     * a parameter per element of the runs (which go group after group), per
-     * run (runs that cannot merge, side by side) and without. */
+     * a parameter per element of the runs (normalized a few together), per run
+     * (runs that cannot merge, side by side) and without (runs merged). */
     static const struct {
         const char *layout, *axes, *params;
         int masked;
