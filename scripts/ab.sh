@@ -18,7 +18,7 @@
 #   call against call, at 1 and 2 threads, in both orders (base first, then
 #   new first): steadier than rounds where the machine moves within seconds,
 #   but only for changes that leave the caches alike (not for a change of
-#   store policy; see ab_calls.c). PAIRS defaults to 200; CASEs as in
+#   store policy or of the order groups are walked in; see ab_calls.c). PAIRS defaults to 200; CASEs as in
 #   ab_calls.c, by default the shapes of issues 3 and 6.
 #   e.g. scripts/ab.sh --calls HEAD~1 300 layer_norm:8192x768
 #
