@@ -117,15 +117,6 @@ static inline const sn_axis *run_axis(const sn_plan *p)
     return p->reduce_rank ? &p->reduce[p->reduce_rank - 1] : &none;
 }
 
-/* Whether the normalization reads a parameter per element of a run: scale or
- * bias varying along it (layer norm's; not instance or group norm's). */
-static inline int sn_params_along_runs(const run *rn)
-{
-    const sn_norm_job *job = rn->job;
-    return rn->mode != MODE_STATS && (job->scale || job->bias) &&
-           run_axis(job->plan)->param_stride != 0;
-}
-
 static inline void outer_position(const sn_plan *p, ptrdiff_t index, sn_offsets *o)
 {
     sn_plan_position(p->outer, p->outer_rank, index, o);

@@ -284,7 +284,10 @@ static sn_status run_job(run *rn)
     }
     if (threads > owners && !split)
         threads = (int)owners;
-    double stream_from = p->path == SN_PATH_ROWS && rn->units == 1 && !sn_params_along_runs(rn)
+    /* (Statistics alone leave y, scale and bias unread, and unset.) */
+    int params_along_rows = rn->mode != MODE_STATS && (job->scale || job->bias) &&
+                            run_axis(p)->param_stride != 0;
+    double stream_from = p->path == SN_PATH_ROWS && rn->units == 1 && !params_along_rows
                              ? SN_STREAM_MIN_BYTES_PER_THREAD_UNPARAMETERIZED_ROWS
                          : columns && !split && rn->mode == MODE_FUSED
                              ? SN_STREAM_MIN_BYTES_PER_THREAD_PANEL_STATISTICS

@@ -233,9 +233,12 @@ static void normalize_runs(const run *rn, const sn_offsets *g, ptrdiff_t r, ptrd
  * them, so every group is computed exactly as group_task computes it. An
  * output written into the cache is best normalized group after group, as
  * the column path's panels are: on a Zen 4 VM, per-call pairs against the
- * interleaved walk, norm "TF" on [32,200,512] at 2 threads 0.91 of the time,
- * [8,200,512] in cache at 1 thread 0.92, group norm on [2,32,10,4096] at 2
- * threads 0.87-0.96, "except_batch" [4,128,4096] 0.96. */
+ * interleaved walk, norm "TF" on [32,200,512] at 2 threads 0.91 of the time
+ * (separate runs, 12 alternating pairs: median 0.94), [8,200,512] in cache
+ * at 1 thread 0.92, group norm on [2,32,10,4096] at 2 threads 0.87-0.96,
+ * "except_batch" [4,128,4096] 0.96. Streamed groups whose runs read a
+ * parameter per element were 1.14x slower group after group (norm "TF" at
+ * 1 thread, separate runs). */
 void sn_rows_range(run *rn, ptrdiff_t begin, ptrdiff_t end, int thread)
 {
     const sn_norm_job *job = rn->job;
