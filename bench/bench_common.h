@@ -184,6 +184,13 @@ void two_pass_floor(const float *x, float *y, std::size_t elements, std::size_t 
 // Whether two_pass_floor can stream here (x86-64 with AVX-512).
 bool two_pass_floor_streams();
 
+// The floor row of a layer on dims: two_pass_floor with groups of the last
+// floor_dims dims (a group's statistics span, or a panel's), parameters
+// repeating along the last dims (at least 256 elements: no scalar tail), and
+// whichever of plain and streamed stores is faster here (timed before the
+// loop; the row's label says which). Sets bw and pct_memcpy as a layer row.
+void bm_floor(benchmark::State &state, Dims dims, int floor_dims, int threads);
+
 // The memcpy row: x -> y of the workspace of dims, with the bw counter.
 void bm_memcpy(benchmark::State &state, Dims dims, int threads);
 

@@ -6,7 +6,10 @@
 //   layer_norm/8192x768/threads:1/simdnorm   simdnorm, automatic ISA
 //   layer_norm/8192x768/threads:1/onednn     oneDNN, the primitive of the case
 // Each layer row carries a label saying exactly what ran (for oneDNN also its
-// implementation, e.g. "jit:avx512_core").
+// implementation, e.g. "jit:avx512_core"). Cases that read x twice where a
+// group is larger than the cache, on 1 MB of x or more, have a fourth row:
+//   norm_TF/32x200x512/threads:1/floor       the passes' floor (bm_floor)
+// the same passes over memory with almost none of the arithmetic.
 //
 // Counters, default flags and the console output are those of simdnorm_bench
 // (bench_common.h): bw = (x read once + y written once) / time, pct_memcpy =
@@ -76,6 +79,9 @@ using tag = dnnl::memory::format_tag;
 
 constexpr float kEpsilon = 1e-5f;
 constexpr double kTolerance = 1e-4;
+// Cases with less x than this have no floor row: small calls are bound by
+// their fixed costs, not by their passes over memory.
+constexpr std::size_t kFloorMinBytes = 1 << 20;
 // omp_get_max_threads() at start, restored after each oneDNN row.
 int g_omp_threads = 1;
 
@@ -103,6 +109,9 @@ struct Case {
     std::size_t param_inner = 1, params = 0;
     const char *dnnl_label = "";    // what oneDNN runs, or why nothing
     double min_time = 0.0;          // 0: the default (0.2 s)
+    // The trailing dims of `view` one group's statistics (or a panel's) span:
+    // the case's floor row (bm_floor); 0 where the layer reads x once.
+    int floor_dims = 0;
 };
 
 Case base(const char *id, const Dims &shape, const Dims &view, Sn sn)
@@ -122,6 +131,7 @@ Case layer_norm(std::ptrdiff_t rows, std::ptrdiff_t features)
     c.dnnl = Dnnl::layer_norm;
     c.dnnl_dims = c.shape;
     c.dnnl_label = "layer_normalization_forward, forward_inference, use_scale|use_shift";
+    c.floor_dims = 1;
     return c;
 }
 
@@ -143,15 +153,17 @@ Case batch_norm(const char *id, Dims shape, const char *layout, int training, Di
                             : "batch_normalization_forward, forward_inference, "
                               "use_global_stats|use_scale|use_shift";
     c.min_time = 0.1;
+    c.floor_dims = training ? static_cast<int>(shape.size()) : 0;
     return c;
 }
 
 // A generic norm whose oneDNN counterpart is layer norm of dnnl_dims rows,
 // without scale and shift (params: simdnorm's scale/bias count).
-Case norm(const char *id, Dims shape, Dims view, NormConfig config, const char *sn_label, Dims dnnl_dims,
-          std::size_t param_inner, std::size_t params, const char *dnnl_label)
+Case norm(const char *id, Dims shape, Dims view, NormConfig config, const char *sn_label, int floor_dims,
+          Dims dnnl_dims, std::size_t param_inner, std::size_t params, const char *dnnl_label)
 {
     Case c = base(id, shape, view, Sn::norm);
+    c.floor_dims = floor_dims;
     c.norm = config;
     c.sn_label = sn_label;
     c.dnnl_label = dnnl_label;
@@ -184,17 +196,17 @@ const std::vector<Case> &cases()
         batch_norm("batch_norm_infer_BFSS", {32, 256, 28, 28}, "BFSS", 0, {32, 256, 28, 28}, tag::nchw, "nchw"),
         batch_norm("batch_norm_train_BFSS", {32, 256, 28, 28}, "BFSS", 1, {32, 256, 28, 28}, tag::nchw, "nchw"),
         norm("norm_TF", {32, 200, 512}, {32, 200, 512}, norm_text("BTF", "TF", "F"),
-             "sn_norm layout BTF, axes TF, params F", {32, 102400}, 1, 512,
+             "sn_norm layout BTF, axes TF, params F", 2, {32, 102400}, 1, 512,
              "layer_normalization_forward, forward_inference, no scale/shift"),
         norm("norm_T", {32, 200, 512}, {32, 200, 512}, norm_text("BTF", "T", "F"),
-             "sn_norm layout BTF, axes T, params F", {}, 0, 0,
+             "sn_norm layout BTF, axes T, params F", 2, {}, 0, 0,
              "no oneDNN 2.6 primitive: layer_normalization needs the normalized axis last "
              "(here T is the middle one, per (B,F)), batch_normalization also reduces B"),
         norm("group_norm_32", {2, 320, 64, 64}, {2, 32, 10, 4096}, norm_bits(0xCu, 0x6u),
-             "sn_norm on the [2,32,10,4096] view, axes {2,3}, params {1,2} (320 channels)", {64, 40960},
+             "sn_norm on the [2,32,10,4096] view, axes {2,3}, params {1,2} (320 channels)", 2, {64, 40960},
              4096, 320, "layer_normalization_forward, forward_inference, no scale/shift"),
         norm("instance_norm", {16, 64, 4096}, {16, 64, 4096}, norm_text("BFT", "T", "F"),
-             "sn_norm layout BFT, axes T, params F", {1024, 4096}, 4096, 64,
+             "sn_norm layout BFT, axes T, params F", 1, {1024, 4096}, 4096, 64,
              "layer_normalization_forward, forward_inference, no scale/shift"),
     };
     return all;
@@ -447,11 +459,18 @@ void register_all(bool user_min_time, const std::vector<int> &thread_counts)
         for (int threads : thread_counts) {
             std::string head =
                 std::string(c.id) + "/" + shape_name(c.shape) + "/threads:" + std::to_string(threads) + "/";
-            benchmark::internal::Benchmark *rows[] = {
+            std::vector<benchmark::internal::Benchmark *> rows = {
                 benchmark::RegisterBenchmark((head + "memcpy").c_str(), bm_memcpy, c.view, threads),
                 benchmark::RegisterBenchmark((head + "simdnorm").c_str(), bm_simdnorm, &c, threads),
                 benchmark::RegisterBenchmark((head + "onednn").c_str(), bm_onednn, &c, threads),
             };
+            // The passes' floor, where a call is large enough to have one (1 MB of x).
+            std::size_t elements = 1;
+            for (std::ptrdiff_t n : c.view)
+                elements *= static_cast<std::size_t>(n);
+            if (c.floor_dims > 0 && elements * sizeof(float) >= kFloorMinBytes)
+                rows.push_back(benchmark::RegisterBenchmark((head + "floor").c_str(), bm_floor, c.view,
+                                                            c.floor_dims, threads));
             for (auto *b : rows) {
                 b->UseRealTime()->Unit(benchmark::kMicrosecond);
                 if (c.min_time > 0.0 && !user_min_time)

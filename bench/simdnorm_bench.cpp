@@ -229,35 +229,6 @@ void bm_layer(benchmark::State &state, const Layer *layer, sn_isa isa, Dims dims
     sn_set_num_threads(0);
 }
 
-// Parameters of the floor repeat over at least this many elements, so that
-// its loop has no scalar tail where the last dim is short (28 in BFSS).
-constexpr std::size_t kFloorMinPeriod = 256;
-
-// The layer's two-pass floor on dims (two_pass_floor): groups of its last
-// floor_dims dims, parameters along the last dims (kFloorMinPeriod), with
-// whichever of plain and streamed stores is faster here (timed before the
-// loop; the row's label says which).
-void bm_floor(benchmark::State &state, const Layer *layer, Dims dims, int threads)
-{
-    Workspace &ws = workspace(dims);
-    std::size_t period = 1, group = 1;
-    for (std::size_t d = dims.size(); d-- > 0 && period < kFloorMinPeriod;)
-        period *= static_cast<std::size_t>(dims[d]);
-    for (std::size_t d = dims.size() - static_cast<std::size_t>(layer->floor_dims); d < dims.size(); d++)
-        group *= static_cast<std::size_t>(dims[d]);
-    period = std::min(period, group);
-    ensure_params(ws, period);
-    auto floor = [&](bool streamed) {
-        two_pass_floor(ws.x.get(), ws.y.get(), ws.elements, group, ws.scale.get(), ws.bias.get(), period,
-                       threads, streamed);
-        return true;
-    };
-    bool streamed = two_pass_floor_streams() &&
-                    median_call_seconds([&] { floor(true); }) < median_call_seconds([&] { floor(false); });
-    state.SetLabel(streamed ? "streamed stores" : "plain stores");
-    timed_loop(state, ws, threads, [&] { return floor(streamed); });
-}
-
 // user_min_time: --benchmark_min_time was given on the command line.
 void register_all(bool user_min_time, const std::vector<int> &thread_counts)
 {
@@ -280,7 +251,7 @@ void register_all(bool user_min_time, const std::vector<int> &thread_counts)
                 }
                 if (layer.floor_dims > 0)
                     benchmark::RegisterBenchmark(("floor " + std::string(layer.name) + tail).c_str(), bm_floor,
-                                                 &layer, dims, threads)
+                                                 dims, layer.floor_dims, threads)
                         ->UseRealTime()
                         ->Unit(benchmark::kMicrosecond);
             }
