@@ -184,6 +184,11 @@ void two_pass_floor(const float *x, float *y, std::size_t elements, std::size_t 
 // Whether two_pass_floor can stream here (x86-64 with AVX-512).
 bool two_pass_floor_streams();
 
+// Whether a layer on dims has a floor row: it reads x twice where a group
+// spans its last floor_dims dims (0: it reads x once), on 1 MB of x or more
+// (smaller calls are bound by their fixed costs, not by their passes).
+bool has_floor(const Dims &dims, int floor_dims);
+
 // The floor row of a layer on dims: two_pass_floor with groups of the last
 // floor_dims dims (a group's statistics span, or a panel's), parameters
 // repeating along the last dims (at least 256 elements: no scalar tail), and

@@ -79,9 +79,6 @@ using tag = dnnl::memory::format_tag;
 
 constexpr float kEpsilon = 1e-5f;
 constexpr double kTolerance = 1e-4;
-// Cases with less x than this have no floor row: small calls are bound by
-// their fixed costs, not by their passes over memory.
-constexpr std::size_t kFloorMinBytes = 1 << 20;
 // omp_get_max_threads() at start, restored after each oneDNN row.
 int g_omp_threads = 1;
 
@@ -464,11 +461,7 @@ void register_all(bool user_min_time, const std::vector<int> &thread_counts)
                 benchmark::RegisterBenchmark((head + "simdnorm").c_str(), bm_simdnorm, &c, threads),
                 benchmark::RegisterBenchmark((head + "onednn").c_str(), bm_onednn, &c, threads),
             };
-            // The passes' floor, where a call is large enough to have one (1 MB of x).
-            std::size_t elements = 1;
-            for (std::ptrdiff_t n : c.view)
-                elements *= static_cast<std::size_t>(n);
-            if (c.floor_dims > 0 && elements * sizeof(float) >= kFloorMinBytes)
+            if (has_floor(c.view, c.floor_dims))
                 rows.push_back(benchmark::RegisterBenchmark((head + "floor").c_str(), bm_floor, c.view,
                                                             c.floor_dims, threads));
             for (auto *b : rows) {

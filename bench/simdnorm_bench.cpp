@@ -35,7 +35,8 @@
 //                      keeps it bounded).
 //
 // Floors: for every layer that reads its input twice where a group does not
-// fit in cache (all but batch-norm inference and the planned rows), a row
+// fit in cache (all but batch-norm inference and the planned rows), on 1 MB
+// of x or more, a row
 //   floor norm TF/32x200x512/threads:2
 // times the same passes over memory with almost none of the arithmetic
 // (two_pass_floor, bench_common.h): each group (or panel: the floor of "T"
@@ -126,7 +127,7 @@ struct Layer {
     // run_layer_norm's call planned once before the loop (LayerNormPlan).
     bool planned = false;
     // The trailing dims one group's (or panel's) statistics span, for the
-    // layer's two-pass floor row (two_pass_floor); 0: no floor row.
+    // layer's two-pass floor row (has_floor, bm_floor); 0: no floor row.
     int floor_dims = 0;
 };
 
@@ -249,7 +250,7 @@ void register_all(bool user_min_time, const std::vector<int> &thread_counts)
                     if (layer.min_time > 0.0 && !user_min_time)
                         b->MinTime(layer.min_time);
                 }
-                if (layer.floor_dims > 0)
+                if (has_floor(dims, layer.floor_dims))
                     benchmark::RegisterBenchmark(("floor " + std::string(layer.name) + tail).c_str(), bm_floor,
                                                  dims, layer.floor_dims, threads)
                         ->UseRealTime()

@@ -6,22 +6,26 @@
 #include <cstdint>
 #include <vector>
 
+// On x86-64: the widest vectors the CPU has, picked at load time (the floor
+// must not be slower than the library for want of AVX-512), and streaming
+// stores.
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define SN_FLOOR_STREAMS 1
+#define SN_FLOOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SN_FLOOR_CLONES
 #endif
 
 namespace snbench {
 
 namespace {
 
-// The widest vectors the CPU has, picked at load time: the floor must not be
-// slower than the library for want of AVX-512.
-#if defined(__x86_64__) && defined(__GNUC__)
-#define SN_FLOOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SN_FLOOR_CLONES
-#endif
+// Parameters of the floor repeat over at least this many elements, so that
+// its loop has no scalar tail where the last dim is short (28 in BFSS).
+constexpr std::size_t kFloorMinPeriod = 256;
+// Calls with less x than this have no floor row (has_floor).
+constexpr std::size_t kFloorMinBytes = 1 << 20;
 
 // 16 floats, loaded and stored at any 4-byte boundary (macros: a function
 // returning one would have an ABI that depends on the clone).
@@ -109,13 +113,13 @@ ShiftScale pass2_kernel(bool streamed)
 
 bool two_pass_floor_streams() { return pass2_kernel(true) != nullptr; }
 
-namespace {
-
-// Parameters of the floor repeat over at least this many elements, so that
-// its loop has no scalar tail where the last dim is short (28 in BFSS).
-constexpr std::size_t kFloorMinPeriod = 256;
-
-}  // namespace
+bool has_floor(const Dims &dims, int floor_dims)
+{
+    std::size_t elements = 1;
+    for (std::ptrdiff_t n : dims)
+        elements *= static_cast<std::size_t>(n);
+    return floor_dims > 0 && elements * sizeof(float) >= kFloorMinBytes;
+}
 
 void bm_floor(benchmark::State &state, Dims dims, int floor_dims, int threads)
 {
